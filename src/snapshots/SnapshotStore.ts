@@ -1,0 +1,325 @@
+import type { BlockId } from '../core/BlockId.js';
+import { vectorChanges, EMPTY_VECTOR } from '../core/BlockVector.js';
+import { diffTrees, type Change } from '../core/diff.js';
+import type { NodeRecord } from '../core/Entry.js';
+import { fsError } from '../core/errors.js';
+import { resolve } from '../core/resolve.js';
+import { emptyTree, type Tree } from '../core/Tree.js';
+import { treeBlockIds, walkTree } from '../core/walk.js';
+import { vectorForEach } from '../core/BlockVector.js';
+import type { Hasher } from '../hashing/Hasher.js';
+import type { Layer } from '../layer/Layer.js';
+import type { LayerHost } from '../layer/LayerHost.js';
+import { SnapshotLayer } from '../layer/SnapshotLayer.js';
+import type { BlockStore } from '../store/BlockStore.js';
+import { SerialQueue } from './SerialQueue.js';
+import { SnapshotState, type SnapshotKind } from './SnapshotState.js';
+import type {
+  CheckProblem, CheckReport, GcReport, LongOperation, SnapshotInfo, Store, StoreStats, Usage, WalkFilter,
+} from './Store.js';
+import { WriteGate } from './WriteGate.js';
+
+/**
+ * The snapshot catalog over a block store: containerd's snapshotter model with block-level
+ * copy-on-write. Catalog changes (prepare, view, commit, remove, update) run one at a time on the
+ * store's queue; a call that concerns a snapshot's contents (commit, remove, usage, diff) also
+ * waits its turn on that snapshot's queue, so it sees every layer call made before it.
+ */
+export class SnapshotStore implements Store {
+  readonly blockSize: number;
+  readonly dir: string | undefined;
+  readonly readOnly: boolean;
+  readonly #blocks: BlockStore;
+  readonly #hasher: Hasher;
+  readonly #snapshots = new Map<string, SnapshotState>();
+  readonly #queue = new SerialQueue();
+  readonly #host: LayerHost;
+  #closed = false;
+
+  constructor(blocks: BlockStore, hasher: Hasher, options: { dir?: string; readOnly: boolean }) {
+    this.blockSize = blocks.blockSize;
+    this.dir = options.dir;
+    this.readOnly = options.readOnly;
+    this.#blocks = blocks;
+    this.#hasher = hasher;
+    this.#host = {
+      blocks,
+      gate: new WriteGate(),
+      checkOpen: (syscall, path) => this.#checkOpen(syscall, path),
+      sync: async () => undefined,
+    };
+  }
+
+  prepare(key: string, parent?: string, options: { labels?: Record<string, string> } = {}): Promise<Layer> {
+    return this.#create('prepare', 'active', key, parent, options.labels);
+  }
+
+  view(key: string, parent: string | undefined, options: { labels?: Record<string, string> } = {}): Promise<Layer> {
+    return this.#create('view', 'view', key, parent, options.labels);
+  }
+
+  commit(name: string, key: string, options: { labels?: Record<string, string>; keep?: boolean } = {}): Promise<SnapshotInfo> {
+    checkKey(name);
+    checkKey(key);
+    const labels = checkLabels(options.labels);
+    return this.#queue.run(async () => {
+      const call = { syscall: 'commit', path: key };
+      this.#checkWritable(call.syscall, key);
+      if (this.#snapshots.has(name)) throw fsError('EEXIST', { ...call, path: name, detail: `snapshot '${name}' exists` });
+      const active = this.#get(key, call.syscall);
+      if (active.kind !== 'active') throw fsError('EINVAL', { ...call, detail: `snapshot '${key}' is ${active.kind}, not active` });
+      return active.queue.run(() => {
+        this.#checkOpen(call.syscall, key);
+        const now = new Date();
+        const committed = new SnapshotState(name, 'committed', active.parent, labels, active.tree, now);
+        this.#snapshots.set(name, committed);
+        if (options.keep === true) {
+          active.parent = name;
+          active.updated = now;
+        } else {
+          active.alive = false;
+          this.#snapshots.delete(key);
+        }
+        return info(committed);
+      });
+    });
+  }
+
+  mount(key: string): Promise<Layer> {
+    checkKey(key);
+    return this.#queue.run(() => {
+      const state = this.#get(key, 'mount');
+      return new SnapshotLayer(state, this.#host, state.kind !== 'active' || this.readOnly);
+    });
+  }
+
+  remove(key: string): Promise<void> {
+    checkKey(key);
+    return this.#queue.run(async () => {
+      this.#checkWritable('remove', key);
+      const state = this.#get(key, 'remove');
+      for (const other of this.#snapshots.values()) {
+        if (other.parent === key) throw fsError('ENOTEMPTY', { syscall: 'remove', path: key, detail: `snapshot '${other.key}' has '${key}' as parent` });
+      }
+      await state.queue.run(() => {
+        state.alive = false;
+        this.#snapshots.delete(key);
+      });
+    });
+  }
+
+  async stat(key: string): Promise<SnapshotInfo> {
+    checkKey(key);
+    return info(this.#get(key, 'stat'));
+  }
+
+  update(key: string, changes: { labels: Record<string, string> }): Promise<SnapshotInfo> {
+    checkKey(key);
+    const labels = checkLabels(changes?.labels);
+    return this.#queue.run(() => {
+      this.#checkWritable('update', key);
+      const state = this.#get(key, 'update');
+      state.labels = labels;
+      state.updated = new Date();
+      return info(state);
+    });
+  }
+
+  async *walk(filter: WalkFilter = {}): AsyncGenerator<SnapshotInfo> {
+    this.#checkOpen('walk');
+    const keys = [...this.#snapshots.keys()].sort();
+    for (const key of keys) {
+      const state = this.#snapshots.get(key);
+      if (state === undefined || !matches(state, filter)) continue;
+      yield info(state);
+    }
+  }
+
+  async usage(key: string): Promise<Usage> {
+    checkKey(key);
+    const state = this.#get(key, 'usage');
+    const tree = await state.queue.run(() => state.tree);
+    const parentTree = this.#parentTree(state);
+    const changes = diffTrees(parentTree, tree);
+    const added = new Set<BlockId>();
+    for (const change of changes) {
+      if (change.kind === 'deleted') continue;
+      const now = lookup(tree, change.path);
+      if (now?.type !== 'file') continue;
+      const before = lookup(parentTree, change.path);
+      vectorChanges(before?.type === 'file' ? before.blocks : EMPTY_VECTOR, now.blocks, (_, id) => {
+        if (id !== null) added.add(id);
+      });
+    }
+    let size = 0;
+    let blocks = 0;
+    if (added.size > 0) {
+      const inParent = treeBlockIds(parentTree);
+      for (const id of added) {
+        if (inParent.has(id)) continue;
+        blocks++;
+        size += this.#blocks.sizeOf(id);
+      }
+    }
+    return { size, blocks, inodes: changes.length };
+  }
+
+  async *diff(key: string, base?: string | null): AsyncGenerator<Change> {
+    checkKey(key);
+    const state = this.#get(key, 'diff');
+    let baseTree: Tree;
+    if (base === undefined) baseTree = this.#parentTree(state);
+    else if (base === null) baseTree = emptyTree(0);
+    else baseTree = this.#get(checkKey(base), 'diff').tree;
+    const tree = await state.queue.run(() => state.tree);
+    yield* diffTrees(baseTree, tree);
+  }
+
+  async stats(): Promise<StoreStats> {
+    this.#checkOpen('stats');
+    const { blocks, bytes } = this.#blocks.stats();
+    return { blockSize: this.blockSize, blocks, storedBytes: bytes, snapshots: this.#snapshots.size };
+  }
+
+  async gc(options: LongOperation = {}): Promise<GcReport> {
+    this.#checkWritable('gc');
+    return this.#host.gate.exclusive(async () => {
+      options.signal?.throwIfAborted();
+      const live = this.#liveBlocks();
+      const garbage: BlockId[] = [];
+      for (const id of this.#blocks.ids()) if (!live.has(id)) garbage.push(id);
+      options.signal?.throwIfAborted();
+      const freed = await this.#blocks.delete(garbage);
+      options.onProgress?.({ done: freed.blocks, total: garbage.length, unit: 'blocks' });
+      return { blocksRemoved: freed.blocks, bytesFreed: freed.bytes };
+    });
+  }
+
+  async check(options: LongOperation = {}): Promise<CheckReport> {
+    this.#checkOpen('check');
+    const total = this.#blocks.stats().blocks;
+    const damaged = await this.#blocks.verify((done) => {
+      options.signal?.throwIfAborted();
+      options.onProgress?.({ done, total, unit: 'blocks' });
+    });
+    const problems: CheckProblem[] = damaged.map((problem) => ({ code: problem.code, message: problem.message }));
+    const bad = new Set(damaged.map((problem) => problem.id));
+    for (const state of this.#snapshots.values()) {
+      options.signal?.throwIfAborted();
+      walkTree(state.tree, (path, record) => {
+        if (record.type !== 'file') return;
+        vectorForEach(record.blocks, (index, id) => {
+          if (bad.has(id)) problems.push({ code: 'EINTEGRITY', key: state.key, path, message: `block ${index} (${id}) is damaged` });
+          else if (!this.#blocks.has(id)) problems.push({ code: 'EINTEGRITY', key: state.key, path, message: `block ${index} (${id}) is missing` });
+        });
+      });
+    }
+    return { ok: problems.length === 0, blocksChecked: total, problems };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#queue.drain();
+    await Promise.all([...this.#snapshots.values()].map((state) => state.queue.drain()));
+    this.#closed = true;
+    for (const state of this.#snapshots.values()) state.alive = false;
+    await this.#blocks.close();
+    await this.#hasher.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #create(syscall: string, kind: SnapshotKind, key: string, parent: string | undefined, labels: Record<string, string> | undefined): Promise<Layer> {
+    checkKey(key);
+    if (parent !== undefined) checkKey(parent);
+    const checkedLabels = checkLabels(labels);
+    return this.#queue.run(() => {
+      this.#checkWritable(syscall, key);
+      if (this.#snapshots.has(key)) throw fsError('EEXIST', { syscall, path: key, detail: `snapshot '${key}' exists` });
+      let tree: Tree;
+      if (parent === undefined) {
+        tree = emptyTree(Date.now());
+      } else {
+        const base = this.#get(parent, syscall);
+        if (base.kind !== 'committed') throw fsError('EINVAL', { syscall, path: parent, detail: `parent '${parent}' is ${base.kind}, not committed` });
+        tree = base.tree;
+      }
+      const state = new SnapshotState(key, kind, parent, checkedLabels, tree, new Date());
+      this.#snapshots.set(key, state);
+      return new SnapshotLayer(state, this.#host, kind !== 'active');
+    });
+  }
+
+  #get(key: string, syscall: string): SnapshotState {
+    this.#checkOpen(syscall, key);
+    const state = this.#snapshots.get(key);
+    if (state === undefined) throw fsError('ENOENT', { syscall, path: key, detail: `no snapshot '${key}'` });
+    return state;
+  }
+
+  #parentTree(state: SnapshotState): Tree {
+    const parent = state.parent === undefined ? undefined : this.#snapshots.get(state.parent);
+    return parent?.tree ?? emptyTree(0);
+  }
+
+  /** Every block a snapshot or an open, unlinked file still references: the collector's roots. */
+  #liveBlocks(): Set<BlockId> {
+    const live = new Set<BlockId>();
+    for (const state of this.#snapshots.values()) {
+      for (const id of treeBlockIds(state.tree)) live.add(id);
+      for (const file of state.openFiles) {
+        if (file.detached?.type === 'file') vectorForEach(file.detached.blocks, (_, id) => live.add(id));
+      }
+    }
+    return live;
+  }
+
+  #checkOpen(syscall: string, path?: string): void {
+    if (this.#closed) throw fsError('EBADF', { syscall, ...(path === undefined ? {} : { path }), detail: 'store is closed' });
+  }
+
+  #checkWritable(syscall: string, path?: string): void {
+    this.#checkOpen(syscall, path);
+    if (this.readOnly) throw fsError('EROFS', { syscall, ...(path === undefined ? {} : { path }) });
+  }
+}
+
+function info(state: SnapshotState): SnapshotInfo {
+  const result: SnapshotInfo = { key: state.key, kind: state.kind, labels: { ...state.labels }, created: state.created, updated: state.updated };
+  if (state.parent !== undefined) result.parent = state.parent;
+  return result;
+}
+
+function matches(state: SnapshotState, filter: WalkFilter): boolean {
+  if (filter.kind !== undefined && state.kind !== filter.kind) return false;
+  if (filter.parent !== undefined && state.parent !== filter.parent) return false;
+  for (const [name, value] of Object.entries(filter.labels ?? {})) if (state.labels[name] !== value) return false;
+  return true;
+}
+
+function lookup(tree: Tree, path: string): NodeRecord | undefined {
+  try {
+    return resolve(tree, path, false, { syscall: 'lookup', path }).record;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkKey(key: unknown): string {
+  if (typeof key !== 'string') throw new TypeError(`a snapshot key must be a string, not ${typeof key}`);
+  if (key === '') throw fsError('EINVAL', { syscall: 'snapshot', path: key, detail: 'a snapshot key may not be empty' });
+  return key;
+}
+
+function checkLabels(labels: unknown): Record<string, string> {
+  if (labels === undefined) return {};
+  if (typeof labels !== 'object' || labels === null) throw new TypeError('labels must be an object of strings');
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(labels)) {
+    if (typeof value !== 'string') throw new TypeError(`label '${name}' must be a string`);
+    out[name] = value;
+  }
+  return out;
+}

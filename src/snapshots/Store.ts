@@ -1,0 +1,120 @@
+import type { Change } from '../core/diff.js';
+import type { Layer } from '../layer/Layer.js';
+import type { SnapshotKind } from './SnapshotState.js';
+
+export type { Change, SnapshotKind };
+
+/** Options of `openStore` (shared/API.md, "Opening a store"). */
+export interface OpenOptions {
+  /** Store directory; omitted: in memory. */
+  dir?: string;
+  /** Bytes per block: a power of two from 4096 to 1048576, fixed when the store is created. */
+  blockSize?: number;
+  /** Worker threads for hashing; 0 does all work on the calling thread. */
+  workers?: number;
+  /** Re-hash every block read from disk and reject a mismatch with `EINTEGRITY`. */
+  verifyReads?: boolean;
+  /** Open without the writer lock; every write rejects with `EROFS`. */
+  readOnly?: boolean;
+}
+
+export interface SnapshotInfo {
+  key: string;
+  kind: SnapshotKind;
+  parent?: string;
+  labels: Record<string, string>;
+  created: Date;
+  updated: Date;
+}
+
+export interface Usage {
+  /** Bytes of data blocks this snapshot references that its parent does not. */
+  size: number;
+  /** How many such blocks. */
+  blocks: number;
+  /** Entries added, changed or deleted against the parent. */
+  inodes: number;
+}
+
+export interface StoreStats {
+  blockSize: number;
+  /** Distinct stored data blocks. */
+  blocks: number;
+  /** Their bytes, each counted once. */
+  storedBytes: number;
+  snapshots: number;
+}
+
+export interface GcReport {
+  blocksRemoved: number;
+  bytesFreed: number;
+}
+
+export interface CheckProblem {
+  code: string;
+  message: string;
+  path?: string;
+  key?: string;
+}
+
+export interface CheckReport {
+  ok: boolean;
+  blocksChecked: number;
+  problems: CheckProblem[];
+}
+
+export interface Progress {
+  done: number;
+  total?: number;
+  unit: string;
+}
+
+/** Options of long operations. */
+export interface LongOperation {
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface WalkFilter {
+  kind?: SnapshotKind;
+  parent?: string;
+  labels?: Record<string, string>;
+}
+
+/**
+ * A store of snapshots in containerd's model (shared/API.md, "Snapshots").
+ *
+ * Vocabulary: a snapshot has a `key` and a kind: `committed` (immutable, may be a parent),
+ * `active` (writable: a container's write layer) or `view` (read-only, never a parent).
+ *
+ * Rules:
+ * - `prepare`/`view` with a key that exists reject with `EEXIST`; with a missing parent `ENOENT`;
+ *   with a parent that is not committed `EINVAL`.
+ * - `commit(name, key)` makes the committed snapshot `name` from the active `key`, at the point
+ *   of `key`'s calls where it was made. Without `keep`, `key` ceases to exist and its layers reject
+ *   with `EBADF`; with `keep`, `key` stays active on the new parent `name` with an empty diff.
+ * - `remove` rejects with `ENOTEMPTY` while another snapshot has the key as parent; the blocks it
+ *   alone held become garbage, freed by `gc`.
+ * - Every call on a closed store rejects with `EBADF`; `close()` twice resolves. A store opened
+ *   `readOnly` rejects every write with `EROFS`.
+ */
+export interface Store {
+  readonly blockSize: number;
+  readonly dir: string | undefined;
+  readonly readOnly: boolean;
+  prepare(key: string, parent?: string, options?: { labels?: Record<string, string> }): Promise<Layer>;
+  view(key: string, parent: string | undefined, options?: { labels?: Record<string, string> }): Promise<Layer>;
+  commit(name: string, key: string, options?: { labels?: Record<string, string>; keep?: boolean }): Promise<SnapshotInfo>;
+  mount(key: string): Promise<Layer>;
+  remove(key: string): Promise<void>;
+  stat(key: string): Promise<SnapshotInfo>;
+  update(key: string, changes: { labels: Record<string, string> }): Promise<SnapshotInfo>;
+  walk(filter?: WalkFilter): AsyncIterable<SnapshotInfo>;
+  usage(key: string): Promise<Usage>;
+  diff(key: string, base?: string | null): AsyncIterable<Change>;
+  stats(): Promise<StoreStats>;
+  gc(options?: LongOperation): Promise<GcReport>;
+  check(options?: LongOperation): Promise<CheckReport>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
