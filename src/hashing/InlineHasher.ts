@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { blockIdFromDigest, type BlockId } from '../core/BlockId.js';
+import { parseBlockId, type BlockId } from '../core/BlockId.js';
 import { fsError } from '../core/errors.js';
 import type { Hasher } from './Hasher.js';
 
@@ -20,5 +20,5 @@ export class InlineHasher implements Hasher {
 
 /** The SHA-256 id of one block, on this thread. */
 export function sha256Id(bytes: Uint8Array): BlockId {
-  return blockIdFromDigest(createHash('sha256').update(bytes).digest());
+  return parseBlockId(createHash('sha256').update(bytes).digest('hex'))!;
 }

@@ -1,13 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import type { BlockId } from '../core/BlockId.js';
-import { vectorChanges, EMPTY_VECTOR } from '../core/BlockVector.js';
+import { EMPTY_VECTOR, vectorChanges, vectorForEach } from '../core/BlockVector.js';
 import { diffTrees, type Change } from '../core/diff.js';
 import type { NodeRecord } from '../core/Entry.js';
 import { fsError } from '../core/errors.js';
 import { resolve } from '../core/resolve.js';
 import { emptyTree, type Tree } from '../core/Tree.js';
 import { treeBlockIds, walkTree } from '../core/walk.js';
-import { vectorForEach } from '../core/BlockVector.js';
 import type { Hasher } from '../hashing/Hasher.js';
+import { exportTreeFrom } from '../image/treeExport.js';
+import { importTreeInto } from '../image/treeImport.js';
 import type { Layer } from '../layer/Layer.js';
 import type { LayerHost } from '../layer/LayerHost.js';
 import { SnapshotLayer } from '../layer/SnapshotLayer.js';
@@ -215,6 +217,24 @@ export class SnapshotStore implements Store {
       });
     }
     return { ok: problems.length === 0, blocksChecked: total, problems };
+  }
+
+  async importTree(key: string, parent: string | undefined, dir: string): Promise<SnapshotInfo> {
+    checkKey(key);
+    if (this.#snapshots.has(key)) throw fsError('EEXIST', { syscall: 'importTree', path: key, detail: `snapshot '${key}' exists` });
+    const work = `${key}@import-${randomUUID()}`;
+    const layer = await this.prepare(work, parent);
+    try {
+      await importTreeInto(layer, dir);
+      return await this.commit(key, work);
+    } catch (error) {
+      await this.remove(work).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async exportTree(key: string, dir: string): Promise<void> {
+    await exportTreeFrom(await this.mount(checkKey(key)), dir);
   }
 
   async close(): Promise<void> {

@@ -115,6 +115,13 @@ export interface Store {
   stats(): Promise<StoreStats>;
   gc(options?: LongOperation): Promise<GcReport>;
   check(options?: LongOperation): Promise<CheckReport>;
+  /**
+   * Commits the real directory `dir` as snapshot `key` on `parent`: modes, owners, symbolic
+   * links, hard links and mtimes kept. Nothing is committed when it fails.
+   */
+  importTree(key: string, parent: string | undefined, dir: string): Promise<SnapshotInfo>;
+  /** Writes snapshot `key`'s tree into the real directory `dir` (missing or empty), never outside it. */
+  exportTree(key: string, dir: string): Promise<void>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
