@@ -1,8 +1,9 @@
-import { isZeroBlock, type BlockId } from '../core/BlockId.js';
+import type { BlockId } from '../core/BlockId.js';
 import type { BlockRef } from '../core/BlockVector.js';
 import { fsError } from '../core/errors.js';
 import type { Hasher } from '../hashing/Hasher.js';
 import type { BlockProblem, BlockStore, BlockStoreStats } from './BlockStore.js';
+import { isZeroBlock } from './isZeroBlock.js';
 
 /**
  * Blocks in process memory: a `Map` from id to a private copy of the bytes. Memory per block:
