@@ -67,6 +67,6 @@ export function fsError(code: ErrorCode, details: ErrorDetails = {}): CowstackEr
 }
 
 /** True when `error` is one of ours (or node's) with the given code. */
-export function hasCode(error: unknown, code: ErrorCode): boolean {
+export function hasCode(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
 }

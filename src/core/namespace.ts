@@ -1,7 +1,7 @@
 import { EMPTY_VECTOR } from './BlockVector.js';
 import { dirMapDelete, dirMapEntries, dirMapGet, dirMapLinks, dirMapSet, dirMapSize, type DirMap } from './DirMap.js';
 import type { DirEntry, Entry, FileEntry, LinkedRecord, NodeRecord, SymlinkEntry } from './Entry.js';
-import { fsError } from './errors.js';
+import { fsError, hasCode } from './errors.js';
 import { placeOf, placePath, resolve, type Call, type Location } from './resolve.js';
 import { allocateIno, withEntry, withRecord, type Place, type Tree } from './Tree.js';
 
@@ -57,13 +57,20 @@ export function mkdir(tree: Tree, path: string, mode: number, recursive: boolean
     if (at.entry !== undefined) throw fsError('EEXIST', call);
     return makeDir(tree, at, mode, nowMs, call);
   }
+  // As node's mkdirp: mkdir each component; where one exists, stat it (following links, so a
+  // dangling or looping link fails with ENOENT or ELOOP rather than being created through).
   const parts = path.split('/').filter((part) => part !== '');
   let current = tree;
   for (let i = 1; i <= parts.length; i++) {
     const prefix = `/${parts.slice(0, i).join('/')}`;
-    const at = resolve(current, prefix, true, call);
-    if (at.record === undefined) current = makeDir(current, at, mode, nowMs, call);
-    else if (at.record.type !== 'dir') throw fsError(i === parts.length ? 'EEXIST' : 'ENOTDIR', call);
+    const at = resolve(current, prefix, false, call);
+    if (at.record === undefined) {
+      current = makeDir(current, at, mode, nowMs, call);
+      continue;
+    }
+    const target = at.record.type === 'symlink' ? resolve(current, prefix, true, call).record : at.record;
+    if (target === undefined) throw fsError('ENOENT', call);
+    if (target.type !== 'dir') throw fsError(i === parts.length ? 'EEXIST' : 'ENOTDIR', call);
   }
   return current;
 }
@@ -127,7 +134,13 @@ export function rmdir(tree: Tree, path: string, nowMs: number): Tree {
 /** `rm`: `node:fs` semantics; a directory needs `recursive`, a missing path is fine with `force`. */
 export function rm(tree: Tree, path: string, recursive: boolean, force: boolean, nowMs: number): Tree {
   const call = { syscall: 'rm', path };
-  const at = resolve(tree, path, false, call);
+  let at: Location;
+  try {
+    at = resolve(tree, path, false, call);
+  } catch (error) {
+    if (force && hasCode(error, 'ENOENT')) return tree;
+    throw error;
+  }
   if (at.record === undefined) {
     if (force) return tree;
     throw fsError('ENOENT', call);
@@ -146,16 +159,16 @@ export function rm(tree: Tree, path: string, recursive: boolean, force: boolean,
  */
 export function rename(tree: Tree, from: string, to: string, nowMs: number): Tree {
   const call = { syscall: 'rename', path: from, dest: to };
+  // Both parents are looked up before the source itself, as rename(2) does.
   const source = resolve(tree, from, false, call);
-  if (source.entry === undefined || source.record === undefined) throw fsError('ENOENT', call);
-  if (source.name === undefined) throw fsError('EBUSY', call);
   const target = resolve(tree, to, false, call);
-  if (target.name === undefined) throw fsError('EBUSY', call);
+  if (source.entry === undefined || source.record === undefined) throw fsError('ENOENT', call);
+  if (source.name === undefined || target.name === undefined) throw fsError('EBUSY', call);
   const sourcePath = placePath(source);
   const targetPath = placePath(target);
-  if (source.record.type === 'dir' && targetPath.startsWith(`${sourcePath}/`)) {
-    throw fsError('EINVAL', { ...call, detail: 'cannot move a directory into itself' });
-  }
+  // Linux checks the ancestry of the two paths before their types (lock_rename's "trap").
+  if (targetPath.startsWith(`${sourcePath}/`)) throw fsError('EINVAL', { ...call, detail: 'cannot move a directory into itself' });
+  if (target.record !== undefined && sourcePath.startsWith(`${targetPath}/`)) throw fsError('ENOTEMPTY', call);
   if (target.record !== undefined) {
     if (target.record.ino === source.record.ino) return tree;
     if (source.record.type === 'dir') {
