@@ -10,6 +10,7 @@ import type { BlockId } from '../core/BlockId.js';
  *   and not after: the caller may reuse the memory once it has resolved or rejected.
  * - Calls may overlap; each resolves with its own results. An implementation bounds the work it
  *   holds in flight and makes callers wait (backpressure) rather than growing without limit.
+ * - A pool whose threads keep dying before answering anything rejects with `EIO` (fail closed).
  * - `close()` ends every thread it started and rejects calls still waiting with `EBADF`; later
  *   calls reject with `EBADF`. `close()` on a closed hasher resolves.
  *

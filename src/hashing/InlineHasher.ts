@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { parseBlockId, type BlockId } from '../core/BlockId.js';
 import { fsError } from '../core/errors.js';
 import type { Hasher } from './Hasher.js';
@@ -18,7 +18,11 @@ export class InlineHasher implements Hasher {
   }
 }
 
+/** `crypto.hash` (node 20.12 and later) hashes in one call, about 1.5× faster for small blocks. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string }).hash;
+
 /** The SHA-256 id of one block, on this thread. */
 export function sha256Id(bytes: Uint8Array): BlockId {
-  return parseBlockId(createHash('sha256').update(bytes).digest('hex'))!;
+  const hex = oneShot === undefined ? crypto.createHash('sha256').update(bytes).digest('hex') : oneShot('sha256', bytes, 'hex');
+  return parseBlockId(hex)!;
 }

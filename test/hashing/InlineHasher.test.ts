@@ -1,0 +1,4 @@
+import { InlineHasher } from '../../src/hashing/InlineHasher.js';
+import { hasherSuite } from './hasherSuite.js';
+
+hasherSuite('InlineHasher', () => new InlineHasher());
