@@ -8,6 +8,8 @@ export interface LayerHost {
   readonly gate: WriteGate;
   /** Throws `EBADF` once the store is closed. */
   checkOpen(syscall: string, path?: string): void;
+  /** Throws `EIO` once the store has failed a write (it fails closed); see `BlockStore.checkWritable`. */
+  checkWritable(syscall: string): void;
   /** Makes everything acknowledged so far durable (nothing to do in memory). */
   sync(): Promise<void>;
 }

@@ -333,6 +333,7 @@ export class SnapshotLayer implements Layer {
     this.#host.checkOpen(syscall, path);
     if (!this.#state.alive) throw fsError('EBADF', { syscall, path, detail: `snapshot '${this.key}' is no longer mounted` });
     if (write && this.readOnly) throw fsError('EROFS', { syscall, path });
+    if (write) this.#host.checkWritable(syscall);
   }
 
   /** Open handles whose last name a write removed keep their inode as it was. */

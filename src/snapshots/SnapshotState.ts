@@ -1,3 +1,4 @@
+import type { BlockId } from '../core/BlockId.js';
 import type { Tree } from '../core/Tree.js';
 import type { OpenFile } from '../layer/OpenFile.js';
 import { SerialQueue } from './SerialQueue.js';
@@ -21,6 +22,8 @@ export class SnapshotState {
   updated: Date;
   tree: Tree;
   alive = true;
+  /** Set when the stored tree could not be read: every call on the snapshot rejects with `EINTEGRITY`. */
+  damaged: { readonly id: BlockId; readonly error: Error } | undefined;
   readonly queue = new SerialQueue();
   readonly openFiles = new Set<OpenFile>();
 

@@ -15,6 +15,7 @@ import type { LayerHost } from '../layer/LayerHost.js';
 import { SnapshotLayer } from '../layer/SnapshotLayer.js';
 import type { BlockStore } from '../store/BlockStore.js';
 import { SerialQueue } from './SerialQueue.js';
+import type { CatalogEntry, SnapshotPersistence } from './SnapshotPersistence.js';
 import { SnapshotState, type SnapshotKind } from './SnapshotState.js';
 import type {
   CheckProblem, CheckReport, GcReport, LongOperation, SnapshotInfo, Store, StoreStats, Usage, WalkFilter,
@@ -36,20 +37,37 @@ export class SnapshotStore implements Store {
   readonly #snapshots = new Map<string, SnapshotState>();
   readonly #queue = new SerialQueue();
   readonly #host: LayerHost;
+  readonly #persistence: SnapshotPersistence | undefined;
+  /** Saves of the catalog, one at a time, each of the catalog as it is when it runs. */
+  readonly #saves = new SerialQueue();
+  readonly #onClose: (() => Promise<void>) | undefined;
   #closed = false;
 
-  constructor(blocks: BlockStore, hasher: Hasher, options: { dir?: string; readOnly: boolean }) {
+  constructor(blocks: BlockStore, hasher: Hasher, options: StoreSetup) {
     this.blockSize = blocks.blockSize;
     this.dir = options.dir;
     this.readOnly = options.readOnly;
     this.#blocks = blocks;
     this.#hasher = hasher;
+    this.#persistence = options.persistence;
+    this.#onClose = options.onClose;
     this.#host = {
       blocks,
       gate: new WriteGate(),
       checkOpen: (syscall, path) => this.#checkOpen(syscall, path),
-      sync: async () => undefined,
+      checkWritable: (syscall) => this.#blocks.checkWritable(syscall),
+      sync: async () => {
+        await this.#saves.run(() => this.#save(() => undefined));
+      },
     };
+    for (const entry of options.entries ?? []) {
+      const damaged = 'damaged' in entry.tree ? entry.tree : undefined;
+      const tree = damaged === undefined ? (entry.tree as Tree) : emptyTree(0);
+      const state = new SnapshotState(entry.key, entry.kind, entry.parent, entry.labels, tree, entry.created);
+      state.updated = entry.updated;
+      if (damaged !== undefined) state.damaged = { id: damaged.damaged, error: damaged.error };
+      this.#snapshots.set(entry.key, state);
+    }
   }
 
   prepare(key: string, parent?: string, options: { labels?: Record<string, string> } = {}): Promise<Layer> {
@@ -70,27 +88,35 @@ export class SnapshotStore implements Store {
       if (this.#snapshots.has(name)) throw fsError('EEXIST', { ...call, path: name, detail: `snapshot '${name}' exists` });
       const active = this.#get(key, call.syscall);
       if (active.kind !== 'active') throw fsError('EINVAL', { ...call, detail: `snapshot '${key}' is ${active.kind}, not active` });
-      return active.queue.run(() => {
-        this.#checkOpen(call.syscall, key);
-        const now = new Date();
-        const committed = new SnapshotState(name, 'committed', active.parent, labels, active.tree, now);
-        this.#snapshots.set(name, committed);
-        if (options.keep === true) {
-          active.parent = name;
-          active.updated = now;
-        } else {
-          active.alive = false;
-          this.#snapshots.delete(key);
-        }
-        return info(committed);
-      });
+      this.#checkIntact(active, call.syscall);
+      return active.queue.run(() =>
+        this.#saves.run(async () => {
+          this.#checkOpen(call.syscall, key);
+          const now = new Date();
+          const committed = new SnapshotState(name, 'committed', active.parent, labels, active.tree, now);
+          await this.#save((entries) => {
+            entries.set(name, entryOf(committed));
+            if (options.keep === true) entries.set(key, { ...entries.get(key)!, parent: name, updated: now });
+            else entries.delete(key);
+          });
+          this.#snapshots.set(name, committed);
+          if (options.keep === true) {
+            active.parent = name;
+            active.updated = now;
+          } else {
+            active.alive = false;
+            this.#snapshots.delete(key);
+          }
+          return info(committed);
+        }),
+      );
     });
   }
 
   mount(key: string): Promise<Layer> {
     checkKey(key);
     return this.#queue.run(() => {
-      const state = this.#get(key, 'mount');
+      const state = this.#checkIntact(this.#get(key, 'mount'), 'mount');
       return new SnapshotLayer(state, this.#host, state.kind !== 'active' || this.readOnly);
     });
   }
@@ -103,10 +129,13 @@ export class SnapshotStore implements Store {
       for (const other of this.#snapshots.values()) {
         if (other.parent === key) throw fsError('ENOTEMPTY', { syscall: 'remove', path: key, detail: `snapshot '${other.key}' has '${key}' as parent` });
       }
-      await state.queue.run(() => {
-        state.alive = false;
-        this.#snapshots.delete(key);
-      });
+      await state.queue.run(() =>
+        this.#saves.run(async () => {
+          await this.#save((entries) => entries.delete(key));
+          state.alive = false;
+          this.#snapshots.delete(key);
+        }),
+      );
     });
   }
 
@@ -118,13 +147,17 @@ export class SnapshotStore implements Store {
   update(key: string, changes: { labels: Record<string, string> }): Promise<SnapshotInfo> {
     checkKey(key);
     const labels = checkLabels(changes?.labels);
-    return this.#queue.run(() => {
-      this.#checkWritable('update', key);
-      const state = this.#get(key, 'update');
-      state.labels = labels;
-      state.updated = new Date();
-      return info(state);
-    });
+    return this.#queue.run(() =>
+      this.#saves.run(async () => {
+        this.#checkWritable('update', key);
+        const state = this.#get(key, 'update');
+        const now = new Date();
+        await this.#save((entries) => entries.set(key, { ...entries.get(key)!, labels, updated: now }));
+        state.labels = labels;
+        state.updated = now;
+        return info(state);
+      }),
+    );
   }
 
   async *walk(filter: WalkFilter = {}): AsyncGenerator<SnapshotInfo> {
@@ -140,6 +173,7 @@ export class SnapshotStore implements Store {
   async usage(key: string): Promise<Usage> {
     checkKey(key);
     const state = this.#get(key, 'usage');
+    this.#checkIntact(state, 'usage');
     const tree = await state.queue.run(() => state.tree);
     const parentTree = this.#parentTree(state);
     const changes = diffTrees(parentTree, tree);
@@ -169,10 +203,11 @@ export class SnapshotStore implements Store {
   async *diff(key: string, base?: string | null): AsyncGenerator<Change> {
     checkKey(key);
     const state = this.#get(key, 'diff');
+    this.#checkIntact(state, 'diff');
     let baseTree: Tree;
     if (base === undefined) baseTree = this.#parentTree(state);
     else if (base === null) baseTree = emptyTree(0);
-    else baseTree = this.#get(checkKey(base), 'diff').tree;
+    else baseTree = this.#checkIntact(this.#get(checkKey(base), 'diff'), 'diff').tree;
     const tree = await state.queue.run(() => state.tree);
     yield* diffTrees(baseTree, tree);
   }
@@ -185,16 +220,21 @@ export class SnapshotStore implements Store {
 
   async gc(options: LongOperation = {}): Promise<GcReport> {
     this.#checkWritable('gc');
-    return this.#host.gate.exclusive(async () => {
-      options.signal?.throwIfAborted();
-      const live = this.#liveBlocks();
-      const garbage: BlockId[] = [];
-      for (const id of this.#blocks.ids()) if (!live.has(id)) garbage.push(id);
-      options.signal?.throwIfAborted();
-      const freed = await this.#blocks.delete(garbage);
-      options.onProgress?.({ done: freed.blocks, total: garbage.length, unit: 'blocks' });
-      return { blocksRemoved: freed.blocks, bytesFreed: freed.bytes };
-    });
+    return this.#host.gate.exclusive(() =>
+      this.#saves.run(async () => {
+        options.signal?.throwIfAborted();
+        // What is on disk must be what is in memory, so the trees marked are the trees stored.
+        const entries = await this.#save(() => undefined);
+        const live = this.#liveBlocks();
+        const garbage: BlockId[] = [];
+        for (const id of this.#blocks.ids()) if (!live.has(id)) garbage.push(id);
+        options.signal?.throwIfAborted();
+        const freed = await this.#blocks.delete(garbage);
+        options.onProgress?.({ done: freed.blocks, total: garbage.length, unit: 'blocks' });
+        if (this.#persistence !== undefined) await this.#persistence.collect(entries);
+        return { blocksRemoved: freed.blocks, bytesFreed: freed.bytes };
+      }),
+    );
   }
 
   async check(options: LongOperation = {}): Promise<CheckReport> {
@@ -208,6 +248,10 @@ export class SnapshotStore implements Store {
     const bad = new Set(damaged.map((problem) => problem.id));
     for (const state of this.#snapshots.values()) {
       options.signal?.throwIfAborted();
+      if (state.damaged !== undefined) {
+        problems.push({ code: 'EINTEGRITY', key: state.key, message: `the tree of snapshot '${state.key}' cannot be read: ${state.damaged.error.message}` });
+        continue;
+      }
       walkTree(state.tree, (path, record) => {
         if (record.type !== 'file') return;
         vectorForEach(record.blocks, (index, id) => {
@@ -241,10 +285,15 @@ export class SnapshotStore implements Store {
     if (this.#closed) return;
     await this.#queue.drain();
     await Promise.all([...this.#snapshots.values()].map((state) => state.queue.drain()));
+    let failure: unknown;
+    if (!this.readOnly) await this.#saves.run(() => this.#save(() => undefined)).catch((error: unknown) => (failure = error));
     this.#closed = true;
     for (const state of this.#snapshots.values()) state.alive = false;
-    await this.#blocks.close();
+    await this.#blocks.close().catch((error: unknown) => (failure ??= error));
+    await this.#persistence?.close().catch((error: unknown) => (failure ??= error));
     await this.#hasher.close();
+    await this.#onClose?.();
+    if (failure !== undefined) throw failure;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -262,7 +311,7 @@ export class SnapshotStore implements Store {
       if (parent === undefined) {
         tree = emptyTree(Date.now());
       } else {
-        const base = this.#get(parent, syscall);
+        const base = this.#checkIntact(this.#get(parent, syscall), syscall);
         if (base.kind !== 'committed') throw fsError('EINVAL', { syscall, path: parent, detail: `parent '${parent}' is ${base.kind}, not committed` });
         tree = base.tree;
       }
@@ -276,6 +325,27 @@ export class SnapshotStore implements Store {
     this.#checkOpen(syscall, key);
     const state = this.#snapshots.get(key);
     if (state === undefined) throw fsError('ENOENT', { syscall, path: key, detail: `no snapshot '${key}'` });
+    return state;
+  }
+
+  /**
+   * Saves the catalog as it will be after `change` (applied to the entries of every snapshot as
+   * they are now); resolves to those entries. Callers hold `#saves` and apply the change in memory
+   * only after this resolves: a failed save changes nothing. Without persistence, nothing to do.
+   */
+  async #save(change: (entries: Map<string, CatalogEntry>) => void): Promise<CatalogEntry[]> {
+    const entries = new Map([...this.#snapshots.values()].map((state) => [state.key, entryOf(state)] as const));
+    change(entries);
+    const list = [...entries.values()];
+    if (this.#persistence !== undefined) await this.#persistence.save(list);
+    return list;
+  }
+
+  /** The state, unless its stored tree could not be read (`EINTEGRITY`). */
+  #checkIntact(state: SnapshotState, syscall: string): SnapshotState {
+    if (state.damaged !== undefined) {
+      throw fsError('EINTEGRITY', { syscall, path: state.key, detail: `the tree of snapshot '${state.key}' cannot be read`, cause: state.damaged.error });
+    }
     return state;
   }
 
@@ -303,7 +373,27 @@ export class SnapshotStore implements Store {
   #checkWritable(syscall: string, path?: string): void {
     this.#checkOpen(syscall, path);
     if (this.readOnly) throw fsError('EROFS', { syscall, ...(path === undefined ? {} : { path }) });
+    this.#blocks.checkWritable(syscall);
   }
+}
+
+/** How the store is set up around its catalog. */
+export interface StoreSetup {
+  readonly dir?: string;
+  readonly readOnly: boolean;
+  /** Where the catalog is kept between runs; none for a memory store. */
+  readonly persistence?: SnapshotPersistence;
+  /** The snapshots a durable store had when it was opened. */
+  readonly entries?: readonly CatalogEntry[];
+  /** Runs last in `close()` (releases the writer lock). */
+  readonly onClose?: () => Promise<void>;
+}
+
+function entryOf(state: SnapshotState): CatalogEntry {
+  return {
+    key: state.key, kind: state.kind, parent: state.parent, labels: { ...state.labels }, created: state.created, updated: state.updated,
+    tree: state.damaged === undefined ? state.tree : { damaged: state.damaged.id, error: state.damaged.error },
+  };
 }
 
 function info(state: SnapshotState): SnapshotInfo {

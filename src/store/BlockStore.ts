@@ -31,6 +31,9 @@ export interface BlockStoreStats {
  *   garbage collector calls it, once it has proved nothing references them.
  * - `ids()` lists every stored id (for the collector's sweep); `verify()` re-reads and re-hashes
  *   every block and reports the ones that do not match.
+ * - `checkWritable(syscall)` throws what a write would reject with now: `EIO` (or `ENOSPC`) once a
+ *   write or fsync of a durable store has failed (it fails closed), `EROFS` when read-only. The
+ *   store calls it before every write, data or metadata, so a broken store accepts none.
  * - `close()` is idempotent; any other call after it rejects with `EBADF`.
  *
  * Implementations: `MemoryBlockStore`; the disk store comes with the durable store.
@@ -46,5 +49,6 @@ export interface BlockStore {
   sizeOf(id: BlockId): number;
   stats(): BlockStoreStats;
   verify(onProgress?: (done: number, total: number) => void): Promise<BlockProblem[]>;
+  checkWritable(syscall: string): void;
   close(): Promise<void>;
 }

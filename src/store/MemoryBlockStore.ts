@@ -95,6 +95,10 @@ export class MemoryBlockStore implements BlockStore {
     return problems;
   }
 
+  checkWritable(syscall: string): void {
+    this.#checkOpen(syscall);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
   }

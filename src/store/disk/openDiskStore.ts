@@ -1,0 +1,71 @@
+import { resolve } from 'node:path';
+import { fsError } from '../../core/errors.js';
+import type { Hasher } from '../../hashing/Hasher.js';
+import { SnapshotStore } from '../../snapshots/SnapshotStore.js';
+import type { Store } from '../../snapshots/Store.js';
+import { DiskBlockStore } from './DiskBlockStore.js';
+import { DiskCatalog } from './DiskCatalog.js';
+import type { FileSystem } from './FileSystem.js';
+import { NodeFileSystem } from './NodeFileSystem.js';
+import { PackStore } from './PackStore.js';
+import { STORE_VERSION, readConfig, writeConfig } from './StoreConfig.js';
+import { StoreLock } from './StoreLock.js';
+import { TreeCodec } from './TreeCodec.js';
+
+export interface DiskStoreOptions {
+  readonly dir: string;
+  /** Asked for by the caller; undefined to take the store's own (or the default for a new store). */
+  readonly blockSize: number | undefined;
+  readonly defaultBlockSize: number;
+  readonly hasher: Hasher;
+  readonly verifyReads: boolean;
+  readonly readOnly: boolean;
+  /** The file layer; tests swap in one that injects faults. */
+  readonly fileSystem?: FileSystem;
+  /** Pack size target; tests use small packs to exercise compaction. */
+  readonly packTarget?: number;
+}
+
+/**
+ * Opens (creating when missing and writable) the durable store in `dir`: takes the writer lock,
+ * reads the config, opens the packs (recovering a torn tail, catching the index up), loads the
+ * catalog and its trees. Nothing is left locked or open when it rejects.
+ */
+export async function openDiskStore(options: DiskStoreOptions): Promise<Store> {
+  const fs = options.fileSystem ?? new NodeFileSystem();
+  const dir = resolve(options.dir);
+  if (options.readOnly) {
+    if (!(await fs.exists(dir))) throw fsError('ENOENT', { syscall: 'open', path: options.dir, detail: 'no store directory to open read-only' });
+  } else {
+    await fs.mkdir(dir);
+  }
+  const lock = options.readOnly ? undefined : await StoreLock.acquire(dir);
+  try {
+    let config = await readConfig(fs, dir);
+    if (config === undefined) {
+      if (options.readOnly) throw fsError('ENOENT', { syscall: 'open', path: options.dir, detail: 'not a cowstack store (no config)' });
+      config = { version: STORE_VERSION, blockSize: options.blockSize ?? options.defaultBlockSize };
+      await writeConfig(fs, dir, config);
+    } else if (options.blockSize !== undefined && options.blockSize !== config.blockSize) {
+      throw fsError('EINVAL', { syscall: 'open', path: options.dir, detail: `the store has blockSize ${config.blockSize}, not ${options.blockSize}` });
+    }
+    const packs = await PackStore.open({ fs, dir, readOnly: options.readOnly, ...(options.packTarget === undefined ? {} : { packTarget: options.packTarget }) });
+    try {
+      const catalog = new DiskCatalog(fs, dir, packs, new TreeCodec());
+      const entries = await catalog.load();
+      return new SnapshotStore(new DiskBlockStore(config.blockSize, packs, options.hasher, options.verifyReads), options.hasher, {
+        dir,
+        readOnly: options.readOnly,
+        persistence: catalog,
+        entries,
+        onClose: async () => lock?.release(),
+      });
+    } catch (error) {
+      await packs.close().catch(() => undefined);
+      throw error;
+    }
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
+}
