@@ -42,6 +42,8 @@ export interface Recovery {
   bytesTruncated: number;
   /** Records inside packs that did not check and were skipped (their ids read as missing). */
   recordsDamaged: number;
+  /** Packs whose header did not check, renamed to `NAME.damaged` (never deleted). */
+  packsQuarantined: string[];
   /** True when the index file was missing or unreadable and was rebuilt from the packs. */
   indexRebuilt: boolean;
 }
@@ -103,7 +105,7 @@ export class PackStore {
     const packDir = join(dir, 'packs');
     if (!readOnly) await fs.mkdir(packDir);
     const saved = await loadIndexFile(fs, join(dir, 'index'));
-    const recovery: Recovery = { recordsScanned: 0, bytesTruncated: 0, recordsDamaged: 0, indexRebuilt: saved === undefined };
+    const recovery: Recovery = { recordsScanned: 0, bytesTruncated: 0, recordsDamaged: 0, packsQuarantined: [], indexRebuilt: saved === undefined };
     const index = saved?.index ?? new BlockIndex();
     const coverage = saved?.coverage ?? new Map<number, number>();
     const onDisk = (await fs.readdir(packDir).catch(() => [] as string[]))
@@ -404,8 +406,14 @@ export class PackStore {
     }
     const parsed = parsePackHeader(header.subarray(0, headerBytes));
     if (typeof parsed === 'string' || parsed.pack !== pack) {
+      // A header that does not check was never fsynced (every fsync of a pack covers its header),
+      // or has rotted since. Either way, set the file aside, deleting nothing: its records read as
+      // missing and `check` names what they held.
       await file.close();
-      throw fsError('EINTEGRITY', { syscall: 'open', path, detail: typeof parsed === 'string' ? parsed : `pack header names pack ${parsed.pack}` });
+      this.#forgetPack(pack);
+      this.recovery.packsQuarantined.push(packFileName(pack));
+      if (!this.#readOnly) await this.#fs.rename(path, `${path}.damaged`);
+      return -1;
     }
     if (parsed.version > PACK_VERSION) {
       await file.close();
