@@ -4,7 +4,7 @@
  */
 export { openStore, DEFAULT_BLOCK_SIZE } from './openStore.js';
 export type {
-  Change, CheckProblem, CheckReport, GcReport, LongOperation, OpenOptions, Progress, SnapshotInfo, SnapshotKind, Store,
+  Change, ExportImageOptions, ExportLayerOptions, ExportedImage, ImportImageOptions, ImportLayerOptions, LayerSource, CheckProblem, CheckReport, GcReport, LongOperation, OpenOptions, Progress, SnapshotInfo, SnapshotKind, Store,
   StoreStats, Usage, WalkFilter,
 } from './snapshots/Store.js';
 export type { Layer, OpenFlags, TimeLike } from './layer/Layer.js';

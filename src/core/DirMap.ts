@@ -54,7 +54,7 @@ function popcount(x: number): number {
   return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
 }
 
-function isNode(slot: DirMapLeaf | DirMapNode): slot is DirMapNode {
+export function isNode(slot: DirMapLeaf | DirMapNode): slot is DirMapNode {
   return (slot as DirMapNode).bitmap !== undefined;
 }
 
@@ -64,7 +64,8 @@ function linksIn(entry: Entry): number {
   return entry.type === 'dir' ? dirMapLinks(entry.entries) : 0;
 }
 
-function makeNode(bitmap: number, slots: (DirMapLeaf | DirMapNode)[]): DirMapNode {
+/** A node with its aggregates computed: how nodes are made, here and when loaded from disk. */
+export function makeNode(bitmap: number, slots: (DirMapLeaf | DirMapNode)[]): DirMapNode {
   let size = 0;
   let dirs = 0;
   let links = 0;

@@ -15,7 +15,9 @@ export interface Change {
  *
  * A path is added when absent in `base` (with every entry below it), deleted when absent in
  * `tree` (only the topmost such path), modified when present in both with a different type,
- * content, size, mode, owner, link target or mtime. The root itself is never listed.
+ * content, size, mode, owner, link target or mtime, as API.md lists. Inode identity is not
+ * compared: a name re-linked to another inode with equal content and metadata is not a change. The root is listed as modified when its own
+ * mode, owner or mtime changed (never as added or deleted).
  *
  * Cost: directories both trees share (the same object) are skipped, so a diff between a snapshot
  * and its parent costs O(changes × depth), whatever the size of the tree; subtrees holding hard
@@ -50,6 +52,7 @@ export function diffTrees(base: Tree, tree: Tree): Change[] {
       }
     }
   };
+  if (!sameMeta(base.root, tree.root)) changes.push({ path: '/', kind: 'modified' });
   if (base.root !== tree.root || linksChanged) compare(base.root, tree.root, '');
   return changes.sort((x, y) => comparePaths(x.path, y.path));
 }

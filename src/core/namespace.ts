@@ -214,15 +214,19 @@ export function link(tree: Tree, existing: string, newPath: string, nowMs: numbe
   return withEntry(next, placeOf(next, target.names, target.name), ref, nowMs, true);
 }
 
-/** Replaces the metadata of the inode at `path`, following links as `chmod(2)` does. */
+/**
+ * Replaces the metadata of the inode at `path`, following a final symbolic link as `chmod(2)`
+ * does, or changing the link itself (`lchown(2)`, `lutimes(3)`) when `follow` is false.
+ */
 export function updateMeta(
   tree: Tree,
   path: string,
   syscall: string,
   change: (record: NodeRecord) => NodeRecord,
+  follow = true,
 ): Tree {
   const call = { syscall, path };
-  const at = resolve(tree, path, true, call);
+  const at = resolve(tree, path, follow, call);
   if (at.entry === undefined || at.record === undefined) throw fsError('ENOENT', call);
   return withRecord(tree, at as Place, at.entry, change(at.record));
 }

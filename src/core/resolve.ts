@@ -20,14 +20,14 @@ export interface Call {
   readonly path: string;
 }
 
-/** A path's components: empty ones and `.` dropped; `..` kept for `resolve` to apply. */
+/** A path's components, empty ones dropped; `.` and `..` kept for `resolve` to apply. */
 export function pathComponents(path: string): string[] {
-  return path.split('/').filter((part) => part !== '' && part !== '.');
+  return path.split('/').filter((part) => part !== '');
 }
 
 /**
- * Looks `path` up in `tree`, POSIX style: relative paths start at `/`, `..` goes to the physical
- * parent (and stays at `/`), symbolic links met on the way are followed inside the tree (an
+ * Looks `path` up in `tree`, POSIX style: relative paths start at `/`, a component followed by `.`
+ * or `..` must be a directory, `..` goes to the physical parent (and stays at `/`), symbolic links met on the way are followed inside the tree (an
  * absolute target from the tree's root), and so is the last component when `followLast` (or when
  * the path ends in `/`, which also requires a directory).
  *
@@ -52,6 +52,8 @@ export function resolve(tree: Tree, path: string, followLast: boolean, call: Cal
   };
   while (pending.length > 0) {
     const name = pending.shift()!;
+    // `.` stays where it is; what came before it was looked up as a directory, as POSIX requires.
+    if (name === '.') continue;
     if (name === '..') {
       if (names.length > 0) {
         dirs.pop();

@@ -12,8 +12,8 @@ const CHUNK = 1 << 20;
  * hard links as hard links (one inode, several names). Sockets, FIFOs and devices reject with
  * `EINVAL` naming the entry, as does a name the layer cannot hold (`.wh.…`).
  *
- * The host tree is read, never followed: a symbolic link is copied as a link. Symbolic links keep
- * their target but not their owner or mtime (`Layer` has no `lchown`/`lutimes`).
+ * The host tree is read, never followed: a symbolic link is copied as a link, with its owner and
+ * mtime.
  */
 export async function importTreeInto(layer: Layer, dir: string, onFile?: (bytes: number) => void): Promise<void> {
   const root = await lstat(dir);
@@ -31,6 +31,8 @@ export async function importTreeInto(layer: Layer, dir: string, onFile?: (bytes:
         await copyMeta(layer, layerPath, stats);
       } else if (stats.isSymbolicLink()) {
         await layer.symlink(await readlink(hostPath), layerPath);
+        await layer.lchown(layerPath, stats.uid, stats.gid);
+        await layer.lutimes(layerPath, stats.atime, stats.mtime);
       } else if (stats.isFile()) {
         const inode = `${stats.dev}:${stats.ino}`;
         const first = stats.nlink > 1 ? seenInodes.get(inode) : undefined;

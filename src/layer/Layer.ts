@@ -51,6 +51,10 @@ export interface Layer {
   chmod(path: string, mode: number): Promise<void>;
   chown(path: string, uid: number, gid: number): Promise<void>;
   utimes(path: string, atime: TimeLike, mtime: TimeLike): Promise<void>;
+  /** As `chown`, on a symbolic link itself (not named in API.md; what image import needs). */
+  lchown(path: string, uid: number, gid: number): Promise<void>;
+  /** As `utimes`, on a symbolic link itself. */
+  lutimes(path: string, atime: TimeLike, mtime: TimeLike): Promise<void>;
   access(path: string, mode?: number): Promise<void>;
   createReadStream(path: string, options?: { start?: number; end?: number; highWaterMark?: number }): Readable;
   createWriteStream(path: string, options?: { start?: number; flags?: OpenFlags }): Writable;

@@ -206,20 +206,36 @@ export class SnapshotLayer implements Layer {
   }
 
   async chown(path: string, uid: number, gid: number): Promise<void> {
-    await this.#write('chown', path, (tree, call, now) => {
+    await this.#changeOwner('chown', path, uid, gid, true);
+  }
+
+  async lchown(path: string, uid: number, gid: number): Promise<void> {
+    await this.#changeOwner('lchown', path, uid, gid, false);
+  }
+
+  async utimes(path: string, atime: TimeLike, mtime: TimeLike): Promise<void> {
+    await this.#changeTimes('utime', path, atime, mtime, true);
+  }
+
+  async lutimes(path: string, atime: TimeLike, mtime: TimeLike): Promise<void> {
+    await this.#changeTimes('lutime', path, atime, mtime, false);
+  }
+
+  #changeOwner(syscall: string, path: string, uid: number, gid: number, follow: boolean): Promise<void> {
+    return this.#write(syscall, path, (tree, call, now) => {
       const owner = (id: number, current: number): number => {
         if (id === -1) return current;
         if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw fsError('EINVAL', { ...call, detail: `invalid owner id ${id}` });
         return id;
       };
-      return namespace.updateMeta(tree, path, 'chown', (record) => ({ ...record, uid: owner(uid, record.uid), gid: owner(gid, record.gid), ctimeMs: now }));
+      return namespace.updateMeta(tree, path, syscall, (record) => ({ ...record, uid: owner(uid, record.uid), gid: owner(gid, record.gid), ctimeMs: now }), follow);
     });
   }
 
-  async utimes(path: string, atime: TimeLike, mtime: TimeLike): Promise<void> {
+  #changeTimes(syscall: string, path: string, atime: TimeLike, mtime: TimeLike, follow: boolean): Promise<void> {
     toMs(atime);
     const mtimeMs = toMs(mtime);
-    await this.#write('utime', path, (tree, _call, now) => namespace.updateMeta(tree, path, 'utime', (record) => ({ ...record, mtimeMs, ctimeMs: now })));
+    return this.#write(syscall, path, (tree, _call, now) => namespace.updateMeta(tree, path, syscall, (record) => ({ ...record, mtimeMs, ctimeMs: now }), follow));
   }
 
   async access(path: string, mode = 0): Promise<void> {

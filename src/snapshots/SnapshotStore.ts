@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { BlockId } from '../core/BlockId.js';
 import { EMPTY_VECTOR, vectorChanges, vectorForEach } from '../core/BlockVector.js';
 import { diffTrees, type Change } from '../core/diff.js';
@@ -8,6 +9,10 @@ import { resolve } from '../core/resolve.js';
 import { emptyTree, type Tree } from '../core/Tree.js';
 import { treeBlockIds, walkTree } from '../core/walk.js';
 import type { Hasher } from '../hashing/Hasher.js';
+import { exportImage, type ExportImageOptions, type ExportedImage } from '../image/imageExport.js';
+import { importImage, type ImportImageOptions } from '../image/imageImport.js';
+import { exportLayer, type ExportLayerOptions } from '../image/layerExport.js';
+import { importLayer, type ImportLayerOptions, type LayerSource } from '../image/layerImport.js';
 import { exportTreeFrom } from '../image/treeExport.js';
 import { importTreeInto } from '../image/treeImport.js';
 import type { Layer } from '../layer/Layer.js';
@@ -175,7 +180,7 @@ export class SnapshotStore implements Store {
     const state = this.#get(key, 'usage');
     this.#checkIntact(state, 'usage');
     const tree = await state.queue.run(() => state.tree);
-    const parentTree = this.#parentTree(state);
+    const parentTree = this.#parentTree(state, tree);
     const changes = diffTrees(parentTree, tree);
     const added = new Set<BlockId>();
     for (const change of changes) {
@@ -204,11 +209,9 @@ export class SnapshotStore implements Store {
     checkKey(key);
     const state = this.#get(key, 'diff');
     this.#checkIntact(state, 'diff');
-    let baseTree: Tree;
-    if (base === undefined) baseTree = this.#parentTree(state);
-    else if (base === null) baseTree = emptyTree(0);
-    else baseTree = this.#checkIntact(this.#get(checkKey(base), 'diff'), 'diff').tree;
+    const named = base === undefined || base === null ? undefined : this.#checkIntact(this.#get(checkKey(base), 'diff'), 'diff').tree;
     const tree = await state.queue.run(() => state.tree);
+    const baseTree = named ?? (base === null ? nothingBelow(tree) : this.#parentTree(state, tree));
     yield* diffTrees(baseTree, tree);
   }
 
@@ -227,7 +230,10 @@ export class SnapshotStore implements Store {
         const entries = await this.#save(() => undefined);
         const live = this.#liveBlocks();
         const garbage: BlockId[] = [];
-        for (const id of this.#blocks.ids()) if (!live.has(id)) garbage.push(id);
+        // A snapshot whose tree cannot be read may reference any block: sweep none while one exists,
+        // so gc never turns damage it cannot see into loss.
+        const blind = [...this.#snapshots.values()].some((state) => state.damaged !== undefined);
+        if (!blind) for (const id of this.#blocks.ids()) if (!live.has(id)) garbage.push(id);
         options.signal?.throwIfAborted();
         const freed = await this.#blocks.delete(garbage);
         options.onProgress?.({ done: freed.blocks, total: garbage.length, unit: 'blocks' });
@@ -279,6 +285,22 @@ export class SnapshotStore implements Store {
 
   async exportTree(key: string, dir: string): Promise<void> {
     await exportTreeFrom(await this.mount(checkKey(key)), dir);
+  }
+
+  importLayer(key: string, parent: string | undefined, source: LayerSource, options?: ImportLayerOptions): Promise<SnapshotInfo> {
+    return importLayer(this, key, parent, source, options);
+  }
+
+  exportLayer(key: string, options?: ExportLayerOptions): Readable {
+    return exportLayer(this, key, options);
+  }
+
+  importImage(source: string, options?: ImportImageOptions): Promise<SnapshotInfo> {
+    return importImage(this, source, options);
+  }
+
+  exportImage(key: string, dir: string, options?: ExportImageOptions): Promise<ExportedImage> {
+    return exportImage(this, key, dir, options);
   }
 
   async close(): Promise<void> {
@@ -349,9 +371,10 @@ export class SnapshotStore implements Store {
     return state;
   }
 
-  #parentTree(state: SnapshotState): Tree {
+  /** The tree of `state`'s parent, or nothing below `tree` for a snapshot without one. */
+  #parentTree(state: SnapshotState, tree: Tree): Tree {
     const parent = state.parent === undefined ? undefined : this.#snapshots.get(state.parent);
-    return parent?.tree ?? emptyTree(0);
+    return parent?.tree ?? nothingBelow(tree);
   }
 
   /** Every block a snapshot or an open, unlinked file still references: the collector's roots. */
@@ -394,6 +417,14 @@ function entryOf(state: SnapshotState): CatalogEntry {
     key: state.key, kind: state.kind, parent: state.parent, labels: { ...state.labels }, created: state.created, updated: state.updated,
     tree: state.damaged === undefined ? state.tree : { damaged: state.damaged.id, error: state.damaged.error },
   };
+}
+
+/**
+ * The base a snapshot without parent is compared with: an empty root with `tree`'s own root
+ * metadata, so a diff against nothing lists every entry and never the root itself.
+ */
+function nothingBelow(tree: Tree): Tree {
+  return { root: { ...tree.root, entries: null }, links: null, nextIno: tree.nextIno };
 }
 
 function info(state: SnapshotState): SnapshotInfo {

@@ -1,8 +1,13 @@
+import type { Readable } from 'node:stream';
 import type { Change } from '../core/diff.js';
+import type { ExportImageOptions, ExportedImage } from '../image/imageExport.js';
+import type { ImportImageOptions } from '../image/imageImport.js';
+import type { ExportLayerOptions } from '../image/layerExport.js';
+import type { ImportLayerOptions, LayerSource } from '../image/layerImport.js';
 import type { Layer } from '../layer/Layer.js';
 import type { SnapshotKind } from './SnapshotState.js';
 
-export type { Change, SnapshotKind };
+export type { Change, ExportImageOptions, ExportLayerOptions, ExportedImage, ImportImageOptions, ImportLayerOptions, LayerSource, SnapshotKind };
 
 /** Options of `openStore` (shared/API.md, "Opening a store"). */
 export interface OpenOptions {
@@ -122,6 +127,18 @@ export interface Store {
   importTree(key: string, parent: string | undefined, dir: string): Promise<SnapshotInfo>;
   /** Writes snapshot `key`'s tree into the real directory `dir` (missing or empty), never outside it. */
   exportTree(key: string, dir: string): Promise<void>;
+  /**
+   * Applies one OCI/Docker layer (tar or gzip'd tar) on `parent` as the OCI image-spec says and
+   * commits it as `key`. Hostile entries reject with `EINVAL` naming the entry; nothing is
+   * committed then (src/image/layerImport.ts has the rules and limits).
+   */
+  importLayer(key: string, parent: string | undefined, source: LayerSource, options?: ImportLayerOptions): Promise<SnapshotInfo>;
+  /** An OCI layer tar of `diff(key, base)`: whiteouts for deletions, an opaque whiteout for a recreated directory. */
+  exportLayer(key: string, options?: ExportLayerOptions): Readable;
+  /** Imports an OCI image layout or a `docker save` tar: one committed snapshot per layer, keyed by chain ID. */
+  importImage(source: string, options?: ImportImageOptions): Promise<SnapshotInfo>;
+  /** Writes `key`'s chain of committed snapshots as an OCI image layout in `dir`, tagged `options.tag` (default `latest`). */
+  exportImage(key: string, dir: string, options?: ExportImageOptions): Promise<ExportedImage>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -58,7 +58,12 @@ export function encodeHeader(header: CompleteHeader): Uint8Array {
   const size = numeric('size', header.size, FIELDS.size);
   const uid = numeric('uid', header.uid, FIELDS.uid);
   const gid = numeric('gid', header.gid, FIELDS.gid);
-  const mtime = numeric('mtime', Math.floor(header.mtimeMs / 1000), FIELDS.mtime);
+  // Times are kept to the millisecond (the engine's precision). Whole seconds go in the ustar
+  // field; a fraction, as GNU tar writes it, in a pax `mtime` record (`seconds.millis`).
+  const mtimeMs = Math.round(header.mtimeMs);
+  const wholeSeconds = mtimeMs % 1000 === 0;
+  if (!wholeSeconds) records.push(['mtime', encoder.encode(paxTime(mtimeMs))]);
+  const mtime = wholeSeconds ? numeric('mtime', mtimeMs / 1000, FIELDS.mtime) : Math.max(0, Math.min(octalMax(FIELDS.mtime), Math.floor(mtimeMs / 1000)));
 
   const owner = (key: string, value: string): Uint8Array => {
     if (value.includes('\0')) throw tarError(`${key} contains a NUL byte`, path);
@@ -148,4 +153,11 @@ function baseName(path: string): string {
 
 function isAscii(text: string): boolean {
   return /^[\x00-\x7f]*$/.test(text);
+}
+
+/** Whole milliseconds as a pax decimal of seconds: `1700000000.123`, `-1.5`. */
+function paxTime(ms: number): string {
+  const magnitude = Math.abs(ms);
+  const fraction = String(magnitude % 1000).padStart(3, '0').replace(/0+$/, '');
+  return `${ms < 0 ? '-' : ''}${Math.floor(magnitude / 1000)}.${fraction}`;
 }

@@ -100,7 +100,8 @@ export function parsePaxTime(value: Uint8Array, key: string, entry: string): num
   const match = /^(-?)([0-9]{1,16})(?:\.([0-9]*))?$/.exec(ascii(value));
   if (match === null) throw tarError(`pax ${key} is not a time`, entry);
   const [, sign, seconds, fraction = ''] = match;
-  const ms = Number(seconds) * 1000 + Number(`0.${fraction.slice(0, 9)}`) * 1000;
+  // To the millisecond, in integers: finer digits (GNU tar writes nanoseconds) are dropped.
+  const ms = Number(seconds) * 1000 + Number(fraction.slice(0, 3).padEnd(3, '0'));
   return sign === '-' ? 0 - ms : ms;
 }
 

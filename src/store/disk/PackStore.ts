@@ -78,7 +78,8 @@ export class PackStore {
   readonly #packTarget: number;
   readonly #index: BlockIndex;
   readonly #queue = new SerialQueue();
-  readonly #readers = new Map<number, StoreFile>();
+  /** Read handles by pack, as promises so concurrent first reads of a pack open it once. */
+  readonly #readers = new Map<number, Promise<StoreFile>>();
   readonly #packSizes = new Map<number, number>();
   readonly #dirty = new Set<number>();
   readonly #stats: Record<RecordKind, KindStats> = { block: { count: 0, bytes: 0 }, node: { count: 0, bytes: 0 } };
@@ -119,16 +120,21 @@ export class PackStore {
     }
     for (const pack of coverage.keys()) if (!present.has(pack)) index.deletePack(pack);
     const store = new PackStore(options, index, recovery);
-    for (const pack of [...present].sort((a, b) => a - b)) {
-      const size = await store.#scanPack(pack, coverage.get(pack));
-      if (size >= 0) store.#packSizes.set(pack, size);
-    }
-    // What a killed writer left unsynced is visible here (the page cache) but not durable; this
-    // store will trust it (dedup against it, name it in catalogs), so make it durable first.
-    if (!readOnly) {
-      await store.#queue.run(() => store.#syncDirty());
-      await fs.syncDir(packDir);
-      await fs.syncDir(dir);
+    try {
+      for (const pack of [...present].sort((a, b) => a - b)) {
+        const size = await store.#scanPack(pack, coverage.get(pack));
+        if (size >= 0) store.#packSizes.set(pack, size);
+      }
+      // What a killed writer left unsynced is visible here (the page cache) but not durable; this
+      // store will trust it (dedup against it, name it in catalogs), so make it durable first.
+      if (!readOnly) {
+        await store.#queue.run(() => store.#syncDirty());
+        await fs.syncDir(packDir);
+        await fs.syncDir(dir);
+      }
+    } catch (error) {
+      await store.abandon();
+      throw error;
     }
     return store;
   }
@@ -253,7 +259,7 @@ export class PackStore {
       await this.#saveIndex(victims);
       await this.#guard(async () => {
         for (const pack of victims) {
-          await this.#readers.get(pack)?.close();
+          await (await this.#readers.get(pack))?.close();
           this.#readers.delete(pack);
           this.#packSizes.delete(pack);
           this.#dirty.delete(pack);
@@ -285,19 +291,27 @@ export class PackStore {
     }
   }
 
-  /** Writes the index file (when writable and healthy), syncs, and closes every file. Idempotent. */
+  /** Writes the index file (when writable and healthy), syncs, and closes every file, even when that fails. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#queue.drain();
-    if (!this.#readOnly && this.#broken === undefined) {
-      await this.sync();
-      await this.#queue.run(() => this.#saveIndex([]));
+    try {
+      if (!this.#readOnly && this.#broken === undefined) {
+        await this.sync();
+        await this.#queue.run(() => this.#saveIndex([]));
+      }
+    } finally {
+      await this.abandon();
     }
+  }
+
+  /** Closes every file without writing anything: for a store that failed to open, or at the end of `close`. */
+  async abandon(): Promise<void> {
     this.#closed = true;
-    await this.#writer?.file.close();
+    const files = [this.#writer?.file, ...(await Promise.allSettled(this.#readers.values())).map((r) => (r.status === 'fulfilled' ? r.value : undefined))];
     this.#writer = undefined;
-    for (const reader of this.#readers.values()) await reader.close();
     this.#readers.clear();
+    for (const file of files) await file?.close().catch(() => undefined);
   }
 
   // ---- internals ----
@@ -360,29 +374,35 @@ export class PackStore {
     });
   }
 
-  /** Starts the next pack: created with its header; the old writer becomes a plain pack. */
+  /** Starts the next pack: created with its header; the old writer, fsynced, becomes a plain pack. */
   async #rollOver(): Promise<void> {
+    const old = this.#writer;
+    if (old !== undefined) {
+      this.#writer = undefined;
+      await this.#guard(async () => {
+        try {
+          if (this.#dirty.has(old.pack)) await old.file.sync();
+          this.#dirty.delete(old.pack);
+        } finally {
+          await old.file.close();
+        }
+      });
+    }
     const pack = Math.max(0, ...this.#packSizes.keys()) + 1;
     const path = join(this.#packDir, packFileName(pack));
     await this.#guard(async () => {
       const file = await this.#fs.open(path, 'wx');
+      this.#packsDirDirty = true;
       try {
         await file.write(packHeader(pack), 0, PACK_HEADER_SIZE, 0);
       } catch (error) {
         await file.close();
         throw error;
       }
-      if (this.#writer !== undefined) {
-        const old = this.#writer;
-        if (this.#dirty.has(old.pack)) await old.file.sync();
-        this.#dirty.delete(old.pack);
-        await old.file.close();
-      }
       this.#writer = { pack, file, size: PACK_HEADER_SIZE };
     });
     this.#packSizes.set(pack, PACK_HEADER_SIZE);
     this.#dirty.add(pack);
-    this.#packsDirDirty = true;
   }
 
   /**
@@ -424,6 +444,26 @@ export class PackStore {
       this.#forgetPack(pack);
       offset = PACK_HEADER_SIZE;
     }
+    try {
+      size = await this.#scanRecords(file, pack, offset, size);
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+    if (this.#readOnly) {
+      await file.close();
+    } else {
+      if (this.#writer !== undefined) await this.#writer.file.close();
+      this.#writer = { pack, file, size };
+      this.#packsDirDirty = true;
+    }
+    return size;
+  }
+
+  /** Indexes the records of `pack` from `offset`; resolves to the pack's size after cutting a torn tail. */
+  async #scanRecords(file: StoreFile, pack: number, from: number, end: number): Promise<number> {
+    let offset = from;
+    let size = end;
     while (offset < size) {
       const record = await readRecordAt(file, offset, size);
       if (record !== undefined && record.whole) {
@@ -449,13 +489,6 @@ export class PackStore {
       }
       size = offset;
     }
-    if (this.#readOnly) {
-      await file.close();
-    } else {
-      if (this.#writer !== undefined) await this.#writer.file.close();
-      this.#writer = { pack, file, size };
-      this.#packsDirDirty = true;
-    }
     return size;
   }
 
@@ -467,12 +500,13 @@ export class PackStore {
   async #reader(pack: number): Promise<StoreFile> {
     let reader = this.#readers.get(pack);
     if (reader === undefined) {
-      reader = await this.#fs.open(join(this.#packDir, packFileName(pack)), 'r');
+      reader = this.#fs.open(join(this.#packDir, packFileName(pack)), 'r');
       this.#readers.set(pack, reader);
+      reader.catch(() => this.#readers.delete(pack));
       if (this.#readers.size > OPEN_READERS) {
-        const [oldest, file] = this.#readers.entries().next().value as [number, StoreFile];
+        const [oldest, file] = this.#readers.entries().next().value as [number, Promise<StoreFile>];
         this.#readers.delete(oldest);
-        await file.close();
+        await (await file).close();
       }
     } else {
       this.#readers.delete(pack);

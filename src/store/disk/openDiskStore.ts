@@ -61,7 +61,7 @@ export async function openDiskStore(options: DiskStoreOptions): Promise<Store> {
         onClose: async () => lock?.release(),
       });
     } catch (error) {
-      await packs.close().catch(() => undefined);
+      await packs.abandon();
       throw error;
     }
   } catch (error) {
