@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import type { BlockId } from '../../core/BlockId.js';
@@ -8,7 +7,7 @@ import { BlockIndex, type RecordLocation } from './BlockIndex.js';
 import type { FileSystem, StoreFile } from './FileSystem.js';
 import {
   MAX_PAYLOAD, PACK_HEADER_SIZE, PACK_VERSION, RECORD_HEADER_SIZE, RECORD_MAGIC, packFileName, packHeader, packNumberOf,
-  parsePackHeader, parseRecordHeader, recordCrcMatches, writeRecord, type RecordHeader, type RecordKind,
+  parsePackHeader, parseRecordHeader, recordCrcMatches, recordId, writeRecord, type RecordHeader, type RecordKind,
 } from './packFormat.js';
 
 /** A pack grows to about this size before the store starts the next one. */
@@ -86,6 +85,8 @@ export class PackStore {
   #writer: { pack: number; file: StoreFile; size: number } | undefined;
   #packsDirDirty = false;
   #appendedSinceIndex = 0;
+  /** The highest pack number ever used in this directory, quarantined ones included: never reused. */
+  #highestPack = 0;
   #broken: Error | undefined;
   #closed = false;
 
@@ -109,8 +110,9 @@ export class PackStore {
     const recovery: Recovery = { recordsScanned: 0, bytesTruncated: 0, recordsDamaged: 0, packsQuarantined: [], indexRebuilt: saved === undefined };
     const index = saved?.index ?? new BlockIndex();
     const coverage = saved?.coverage ?? new Map<number, number>();
-    const onDisk = (await fs.readdir(packDir).catch(() => [] as string[]))
-      .map(packNumberOf).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
+    const names = await fs.readdir(packDir).catch(() => [] as string[]);
+    const onDisk = names.map(packNumberOf).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
+    const everUsed = names.map((name) => packNumberOf(name.replace(/\.damaged$/, ''))).filter((n): n is number => n !== undefined);
     const present = new Set(onDisk);
     for (const pack of saved?.retired ?? []) {
       if (!present.has(pack)) continue;
@@ -120,6 +122,7 @@ export class PackStore {
     }
     for (const pack of coverage.keys()) if (!present.has(pack)) index.deletePack(pack);
     const store = new PackStore(options, index, recovery);
+    store.#highestPack = Math.max(0, ...everUsed, ...coverage.keys());
     try {
       for (const pack of [...present].sort((a, b) => a - b)) {
         const size = await store.#scanPack(pack, coverage.get(pack));
@@ -172,11 +175,24 @@ export class PackStore {
     });
   }
 
-  /** The payload of record `id`; with `verify`, re-hashed. Rejects with `EINTEGRITY` when damaged or missing. */
+  /**
+   * The payload of record `id`; with `verify`, re-hashed. Rejects with `EINTEGRITY` when damaged or
+   * missing. A read that races a compaction moving the record is retried at its new place.
+   */
   async read(id: BlockId, verify: boolean): Promise<Buffer> {
     this.#checkOpen('read');
     const location = this.#index.get(id);
     if (location === undefined) throw fsError('EINTEGRITY', { syscall: 'read', detail: `record ${id} is missing` });
+    try {
+      return await this.#readAt(id, location, verify);
+    } catch (error) {
+      const now = this.#index.get(id);
+      if (now === undefined || (now.pack === location.pack && now.offset === location.offset)) throw error;
+      return this.#readAt(id, now, verify);
+    }
+  }
+
+  async #readAt(id: BlockId, location: RecordLocation, verify: boolean): Promise<Buffer> {
     const bytes = Buffer.allocUnsafe(RECORD_HEADER_SIZE + location.length);
     const reader = await this.#reader(location.pack);
     const got = await reader.read(bytes, 0, bytes.byteLength, location.offset);
@@ -188,7 +204,7 @@ export class PackStore {
         ? 'record does not match the index'
         : !recordCrcMatches(bytes, header, payload)
           ? 'record checksum does not match'
-          : verify && createHash('sha256').update(payload).digest('hex') !== id
+          : verify && recordId(header.kind, payload) !== id
             ? 'bytes do not hash to the id'
             : undefined;
     if (damage !== undefined) {
@@ -285,6 +301,8 @@ export class PackStore {
       try {
         await this.read(id, true);
       } catch (error) {
+        // Collected by a gc running meanwhile: gone, not damaged.
+        if (!this.#index.has(id)) continue;
         damage = error instanceof Error ? error.message : String(error);
       }
       onRecord(id, damage);
@@ -388,7 +406,8 @@ export class PackStore {
         }
       });
     }
-    const pack = Math.max(0, ...this.#packSizes.keys()) + 1;
+    const pack = Math.max(this.#highestPack, ...this.#packSizes.keys()) + 1;
+    this.#highestPack = pack;
     const path = join(this.#packDir, packFileName(pack));
     await this.#guard(async () => {
       const file = await this.#fs.open(path, 'wx');
@@ -476,7 +495,8 @@ export class PackStore {
       // A record that does not check. If a good record follows, this one was damaged in place
       // (it stays unindexed: reads and check report it missing); if none does, it is the torn
       // tail of a write that was never acknowledged, and is cut off.
-      const next = await findNextRecord(file, offset + (record === undefined ? 1 : RECORD_HEADER_SIZE + record.header.length), size);
+      // From the next byte: a damaged length field must not make us skip good records.
+      const next = await findNextRecord(file, offset + 1, size);
       if (next !== undefined) {
         this.recovery.recordsDamaged++;
         offset = next;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { open, readFile, realpath, unlink } from 'node:fs/promises';
+import { open, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fsError, hasCode } from '../../core/errors.js';
@@ -36,11 +36,21 @@ function ownerAlive(owner: LockOwner): boolean {
   return owner.started === undefined || started === undefined || started === owner.started;
 }
 
+/** How long a takeover may hold its token before another process may assume its taker died. */
+const TAKEOVER_STALE_MS = 10_000;
+/** Attempts before giving up while other processes are taking a stale lock over. */
+const ATTEMPTS = 200;
+
 /**
  * The one-writer lock of a store directory: a `lock` file created with `O_EXCL` that names the
  * owning process. A second writer — another process, or another `openStore` in this one — is
  * refused with `ELOCKED` while the owner lives; a lock whose owner is dead (no such pid, or the pid
  * now belongs to a process started later) is taken over. Read-only opens take no lock.
+ *
+ * Taking over is serialized: only the holder of `lock.takeover` (itself created with `O_EXCL`)
+ * may remove a stale lock, and only after reading it again and finding the same dead owner; so two
+ * processes can never both remove a lock and both create one. A token left by a taker that died
+ * mid-takeover is removed once older than `TAKEOVER_STALE_MS`.
  */
 export class StoreLock {
   readonly #path: string;
@@ -56,35 +66,36 @@ export class StoreLock {
     const real = await realpath(dir);
     if (heldHere.has(real)) throw fsError('ELOCKED', { syscall: 'open', path: dir, detail: 'store is already open for writing in this process' });
     const path = join(real, 'lock');
+    const token = join(real, 'lock.takeover');
     const me: LockOwner = { pid: process.pid, host: hostname(), started: processStart(process.pid) };
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const file = await open(path, 'wx', 0o644);
-        try {
-          await file.writeFile(`${JSON.stringify(me)}\n`);
-          await file.sync();
-        } finally {
-          await file.close();
-        }
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      if (await createExclusive(path, me)) {
         heldHere.add(real);
         return new StoreLock(real, path);
-      } catch (error) {
-        if (!hasCode(error, 'EEXIST')) throw error;
       }
-      let owner: LockOwner | undefined;
-      try {
-        owner = JSON.parse(await readFile(path, 'utf8')) as LockOwner;
-      } catch {
-        owner = undefined; // an empty or torn lock file: its writer died while making it
-      }
+      const owner = await readOwner(path);
+      if (owner === 'gone') continue;
       if (owner !== undefined && ownerAlive(owner)) {
         throw fsError('ELOCKED', { syscall: 'open', path: dir, detail: `store is locked by process ${owner.pid} on ${owner.host}` });
       }
-      await unlink(path).catch((error: unknown) => {
-        if (!hasCode(error, 'ENOENT')) throw error;
-      });
+      // Stale (or torn: its writer died while making it). Take it over, one taker at a time.
+      if (!(await createExclusive(token, me))) {
+        await removeIfStale(token);
+        await delay(5 + Math.random() * 20);
+        continue;
+      }
+      try {
+        const again = await readOwner(path);
+        if (again === 'gone' || JSON.stringify(again) === JSON.stringify(owner)) {
+          await unlink(path).catch((error: unknown) => {
+            if (!hasCode(error, 'ENOENT')) throw error;
+          });
+        }
+      } finally {
+        await unlink(token).catch(() => undefined);
+      }
     }
-    throw fsError('ELOCKED', { syscall: 'open', path: dir, detail: 'another process took the lock while a stale one was removed' });
+    throw fsError('ELOCKED', { syscall: 'open', path: dir, detail: 'other processes kept taking the lock over' });
   }
 
   async release(): Promise<void> {
@@ -93,4 +104,51 @@ export class StoreLock {
     heldHere.delete(this.#dir);
     await unlink(this.#path).catch(() => undefined);
   }
+}
+
+/** Creates `path` with `O_EXCL` holding `owner`; false when it exists. */
+async function createExclusive(path: string, owner: LockOwner): Promise<boolean> {
+  let file;
+  try {
+    file = await open(path, 'wx', 0o644);
+  } catch (error) {
+    if (hasCode(error, 'EEXIST')) return false;
+    throw error;
+  }
+  try {
+    await file.writeFile(`${JSON.stringify(owner)}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  return true;
+}
+
+/** The owner a lock file names; undefined when it is torn; 'gone' when there is no file. */
+async function readOwner(path: string): Promise<LockOwner | undefined | 'gone'> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (hasCode(error, 'ENOENT')) return 'gone';
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as LockOwner;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes a takeover token older than `TAKEOVER_STALE_MS`: its taker died mid-takeover. */
+async function removeIfStale(token: string): Promise<void> {
+  try {
+    if (Date.now() - (await stat(token)).mtimeMs > TAKEOVER_STALE_MS) await unlink(token);
+  } catch {
+    // Gone already, or removed by another process: either way, try again.
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { parseBlockId, type BlockId } from '../../core/BlockId.js';
 import type { BlockVector, VectorNode } from '../../core/BlockVector.js';
 import { VECTOR_FANOUT } from '../../core/BlockVector.js';
@@ -7,10 +6,12 @@ import type { Entry } from '../../core/Entry.js';
 import { fsError } from '../../core/errors.js';
 import type { Tree } from '../../core/Tree.js';
 import type { PackRecord } from './PackStore.js';
+import { recordId } from './packFormat.js';
 
 /**
  * Trees on disk: every directory-map node, block-vector node and tree root is a record of kind
- * `node`, stored under the SHA-256 of its encoding, and refers to its children by their ids: a
+ * `node`, stored under the SHA-256 of its encoding (first byte inverted: see `recordId`), and
+ * refers to its children by their ids: a
  * Merkle tree, as git's objects or ZFS's block pointers. Two snapshots that share a subtree share
  * its records; a commit writes only the nodes it changed (O(changes × depth)); a tree is named by
  * one id.
@@ -41,7 +42,7 @@ export class TreeCodec {
     const fresh = new Map<object, BlockId>();
     const records: PackRecord[] = [];
     const emit = (node: object, bytes: Buffer): BlockId => {
-      const id = parseBlockId(createHash('sha256').update(bytes).digest('hex'))!;
+      const id = recordId('node', bytes);
       fresh.set(node, id);
       records.push({ kind: 'node', id, payload: bytes });
       return id;

@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import type { BlockId } from '../../core/BlockId.js';
 import { parseBlockId } from '../../core/BlockId.js';
 
@@ -9,8 +10,8 @@ import { parseBlockId } from '../../core/BlockId.js';
  *   header := "CWPK" u32:version u32:packNumber u32:0                      (16 bytes)
  *   record := "CWRC" u8:kind u8[3]:0 u32:length id[32] u32:crc payload     (48 + length bytes)
  *
- * All integers little-endian. `kind` is 1 for a data block, 2 for a tree node. `id` is the
- * SHA-256 of `payload`. `crc` is the CRC-32 of the record's first 44 bytes followed by the
+ * All integers little-endian. `kind` is 1 for a data block, 2 for a tree node. `id` is
+ * `recordId(kind, payload)`. `crc` is the CRC-32 of the record's first 44 bytes followed by the
  * payload: a torn or garbled record is detected without hashing it. Records are only ever
  * appended; a pack is immutable once the store moves on to the next one.
  */
@@ -25,6 +26,20 @@ export const MAX_PAYLOAD = (1 << 20) + (1 << 16);
 export type RecordKind = 'block' | 'node';
 
 const KIND_CODES: Record<RecordKind, number> = { block: 1, node: 2 };
+
+/**
+ * The id a record is stored under. A data block's is the SHA-256 of its bytes (API.md). A tree
+ * node's is the SHA-256 of its encoding with the first byte's bits inverted: node encodings are
+ * predictable from public file content, so with plain SHA-256 a user could write a block whose
+ * bytes *are* a node's encoding and make the two share one id (and gc or reads confuse them).
+ * Any hash-of-something construction has that hole, because a block may hold any bytes; reaching
+ * an inverted digest instead needs a SHA-256 preimage.
+ */
+export function recordId(kind: RecordKind, payload: Uint8Array): BlockId {
+  const digest = createHash('sha256').update(payload).digest();
+  if (kind === 'node') digest[0] = ~digest[0]! & 0xff;
+  return parseBlockId(digest.toString('hex'))!;
+}
 
 export function packHeader(pack: number): Buffer {
   const header = Buffer.alloc(PACK_HEADER_SIZE);
