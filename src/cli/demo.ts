@@ -2,20 +2,29 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore, type Store } from '../index.js';
+import type { CommandContext } from './Command.js';
+import { Interrupted, errorLine, exitStatusOf } from './exitStatus.js';
+import { formatBytes, formatCount } from './format.js';
+import { progressOn } from './ProgressBar.js';
+import { invoke, storeDirectory } from './runCli.js';
+import { StreamOutput } from './StreamOutput.js';
+import { surveyFiles } from './survey.js';
 
 /**
- * `npm run demo`: what cowstack is for, on this machine's own data. It imports the project's
- * node_modules as a base image, starts three containers on it, changes a few bytes in the middle
- * of the largest file in each, commits one, and prints what overlay2 would have copied against
- * what cowstack stored, then the store's figures, snapshot graph, diff, gc and check.
- * Every figure it prints is read from the store.
+ * `npm run demo`: what cowstack is for, on this machine's own data, in the durable store the
+ * command line uses (`$COWSTACK_STORE`, else `./.cowstack`). It imports the project's
+ * node_modules as a base image, starts three containers on it, changes 64 bytes in the middle of
+ * the largest file in each, commits one, and prints what overlay2 would have copied against what
+ * cowstack stored; then `df`, `tree`, `diff`, `gc` and `check`, printed by the command line's own
+ * commands. Every figure comes from the store. Its snapshots are named `demo-…`, and a previous
+ * run's are removed first, so it can run again and again on the same store.
  */
 
-const CONTAINERS = 3;
-
-function mib(bytes: number): string {
-  return `${(bytes / 1048576).toFixed(2)} MiB`;
-}
+const PREFIX = 'demo-';
+const BASE = `${PREFIX}base`;
+const CONTAINERS = [1, 2, 3].map((i) => `${PREFIX}container-${i}`);
+const IMAGE = `${PREFIX}image-1`;
+const PATCH_BYTES = 64;
 
 function findNodeModules(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -25,86 +34,117 @@ function findNodeModules(): string {
   throw new Error('no node_modules found: run `npm install` first');
 }
 
-/** The logical size of every regular file of a snapshot, and the largest one. */
-async function survey(store: Store, key: string): Promise<{ files: number; bytes: number; largest: { path: string; size: number } }> {
-  const view = await store.view(`${key}-survey`, key);
-  let files = 0;
-  let bytes = 0;
-  let largest = { path: '', size: -1 };
-  for await (const change of store.diff(key, null)) {
-    const stats = await view.lstat(change.path);
-    if (!stats.isFile()) continue;
-    files++;
-    bytes += stats.size;
-    if (stats.size > largest.size) largest = { path: change.path, size: stats.size };
+/** Removes the snapshots of an earlier run, children before parents; resolves to how many. */
+async function removePreviousRun(store: Store): Promise<number> {
+  let removed = 0;
+  for (;;) {
+    const demo = new Map<string, string | undefined>();
+    for await (const info of store.walk()) if (info.key.startsWith(PREFIX)) demo.set(info.key, info.parent);
+    if (demo.size === 0) return removed;
+    const parents = new Set([...demo.values()]);
+    const leaves = [...demo.keys()].filter((key) => !parents.has(key));
+    for (const key of leaves) await store.remove(key);
+    removed += leaves.length;
   }
-  await store.remove(`${key}-survey`);
-  return { files, bytes, largest };
 }
 
-async function main(): Promise<void> {
+async function demo(store: Store, signal: AbortSignal): Promise<number> {
   const started = performance.now();
+  const out = new StreamOutput(process.stdout);
+  const context: CommandContext = { store, out, signal, progress: (label) => progressOn(process.stderr, label) };
+  const cowstack = async (...argv: string[]): Promise<number> => {
+    await out.line(`$ cowstack ${argv.join(' ')}`);
+    const status = await invoke(context, argv);
+    await out.line();
+    return status;
+  };
   const source = findNodeModules();
-  const store = await openStore();
-  console.log(`cowstack demo — in-memory store, block size ${store.blockSize / 1024} KiB\n`);
+  await out.line(`cowstack demo: durable store ${store.dir}, block size ${formatBytes(store.blockSize)}\n`);
 
-  console.log(`1. import ${source} as the base image`);
+  const previous = await removePreviousRun(store);
+  if (previous > 0) {
+    const freed = await store.gc({ signal });
+    await out.line(`0. removed ${previous} snapshot(s) of an earlier demo run; gc freed ${formatBytes(freed.bytesFreed)}\n`);
+  }
+
+  await out.line(`1. import ${source} as the base image`);
+  const beforeImport = await store.stats();
   let t = performance.now();
-  await store.importTree('base', undefined, source);
-  const image = await survey(store, 'base');
+  await cowstack('import', source, BASE);
+  const image = await surveyFiles(store, BASE, null, signal);
   const afterImport = await store.stats();
-  console.log(`   ${image.files} files, ${mib(image.bytes)} logical, ${mib(afterImport.storedBytes)} stored ` +
-    `(${afterImport.blocks} distinct blocks; duplicates and zeros stored once or not at all) in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+  await out.line(
+    `   ${formatCount(image.files)} files, ${formatBytes(image.bytes)} logical; the store took ${formatBytes(afterImport.storedBytes - beforeImport.storedBytes)} ` +
+    `more (${formatCount(afterImport.blocks - beforeImport.blocks)} distinct blocks: duplicates stored once, zeros not at all) in ${((performance.now() - t) / 1000).toFixed(1)} s\n`,
+  );
 
   const target = image.largest;
-  console.log(`2. ${CONTAINERS} containers each change 64 bytes in the middle of the largest file, ${target.path} (${mib(target.size)})`);
-  for (let i = 1; i <= CONTAINERS; i++) {
-    const container = await store.prepare(`container-${i}`, 'base', { labels: { demo: 'true' } });
+  if (target === undefined) throw new Error(`${source} holds no files`);
+  await out.line(`2. ${CONTAINERS.length} containers each change ${PATCH_BYTES} bytes in the middle of the largest file, ${target.path} (${formatBytes(target.size)})`);
+  for (const [i, key] of CONTAINERS.entries()) {
+    const container = await store.prepare(key, BASE, { labels: { demo: 'true' } });
     const handle = await container.open(target.path, 'r+');
-    const patch = Buffer.alloc(64, `container ${i} was here; `);
+    const patch = Buffer.alloc(PATCH_BYTES, `container ${i + 1} was here; `);
     await handle.write(patch, 0, patch.byteLength, Math.floor(target.size / 2));
     await handle.close();
   }
   const afterWrites = await store.stats();
-  const overlayCopies = CONTAINERS * target.size;
-  const cowstackStored = afterWrites.storedBytes - afterImport.storedBytes;
-  console.log(`   overlay2 would copy up the whole file ${CONTAINERS} times: ${mib(overlayCopies)}`);
-  console.log(`   cowstack stored:                                    ${mib(cowstackStored)} (${((overlayCopies / Math.max(cowstackStored, 1))).toFixed(0)}× less)`);
-  for (let i = 1; i <= CONTAINERS; i++) {
-    const usage = await store.usage(`container-${i}`);
-    console.log(`   usage(container-${i}): ${usage.size} bytes in ${usage.blocks} block(s), ${usage.inodes} inode(s) changed`);
+  let overlay = 0;
+  for (const key of CONTAINERS) overlay += (await surveyFiles(store, key, undefined, signal)).bytes;
+  const stored = afterWrites.storedBytes - afterImport.storedBytes;
+  await out.line(`   overlay2 copies up every file a container changes, whole: ${formatBytes(overlay)} (${formatCount(overlay)} bytes)`);
+  await out.line(`   cowstack stored the changed blocks only:                  ${formatBytes(stored)} (${formatCount(stored)} bytes, ${(overlay / Math.max(stored, 1)).toFixed(0)}x less)`);
+  for (const key of CONTAINERS) {
+    const usage = await store.usage(key);
+    await out.line(`   usage(${key}): ${formatCount(usage.size)} bytes in ${usage.blocks} block(s), ${usage.inodes} entr${usage.inodes === 1 ? 'y' : 'ies'} changed`);
   }
+  await out.line();
 
   t = performance.now();
-  await store.commit('container-1-image', 'container-1');
-  console.log(`\n3. commit container-1 as container-1-image in ${(performance.now() - t).toFixed(1)} ms`);
+  await out.line(`3. commit ${CONTAINERS[0]} as ${IMAGE}`);
+  await cowstack('commit', IMAGE, CONTAINERS[0]!);
+  await out.line(`   (${(performance.now() - t).toFixed(0)} ms: a commit hands over the snapshot's tree, it copies nothing)\n`);
 
-  console.log('\n4. df');
+  await out.line('4. where the bytes are');
+  await cowstack('df');
+  await out.line('5. the snapshot graph');
+  await cowstack('tree');
+  await out.line(`6. what ${IMAGE} changed`);
+  await cowstack('diff', IMAGE);
+  await out.line(`7. remove ${CONTAINERS.slice(1).join(' and ')}, then collect their blocks`);
+  for (const key of CONTAINERS.slice(1)) await cowstack('rm', key);
+  await cowstack('gc');
+  await out.line('8. re-hash every stored block');
+  const checked = await cowstack('check');
+
   const stats = await store.stats();
-  console.log(`   snapshots ${stats.snapshots}, blocks ${stats.blocks}, stored ${mib(stats.storedBytes)}, ` +
-    `logical ${mib(image.bytes * (1 + CONTAINERS))} across base and ${CONTAINERS} containers`);
-
-  console.log('\n5. tree');
-  for await (const info of store.walk()) console.log(`   ${info.key} (${info.kind})${info.parent === undefined ? '' : ` ← ${info.parent}`}`);
-
-  console.log('\n6. diff container-1-image');
-  for await (const change of store.diff('container-1-image')) console.log(`   ${change.kind === 'added' ? 'A' : change.kind === 'deleted' ? 'D' : 'C'} ${change.path}`);
-
-  console.log('\n7. remove container-2 and container-3, then gc');
-  await store.remove('container-2');
-  await store.remove('container-3');
-  const gc = await store.gc();
-  console.log(`   ${gc.blocksRemoved} blocks removed, ${gc.bytesFreed} bytes freed`);
-
-  const check = await store.check();
-  console.log(`\n8. check: ${check.ok ? 'ok' : 'PROBLEMS'}, ${check.blocksChecked} blocks re-hashed`);
-  for (const problem of check.problems) console.log(`   ${problem.code} ${problem.key ?? ''} ${problem.path ?? ''} ${problem.message}`);
-  await store.close();
-  console.log(`\ndone in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  if (!check.ok) process.exitCode = 1;
+  await out.line(
+    `store: ${formatCount(stats.snapshots)} snapshots, ${formatCount(stats.blocks)} blocks, ${formatCount(stats.storedBytes)} bytes stored; ` +
+    `the demo's snapshots stay for you to explore: cowstack ls, cowstack cat ${IMAGE} ${target.path} | wc -c`,
+  );
+  await out.line(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return checked;
 }
 
-main().catch((error: unknown) => {
-  console.error(`cowstack demo: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
-});
+async function main(): Promise<void> {
+  const controller = new AbortController();
+  const interrupt = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(new Interrupted(signal).exitStatus);
+    controller.abort(new Interrupted(signal));
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  let store: Store | undefined;
+  try {
+    store = await openStore({ dir: storeDirectory(undefined, process.env) });
+    process.exitCode = await demo(store, controller.signal);
+  } catch (error) {
+    const reported = controller.signal.aborted ? controller.signal.reason : error;
+    process.stderr.write(`${errorLine(reported)}\n`);
+    process.exitCode = exitStatusOf(reported);
+  } finally {
+    await store?.close();
+  }
+}
+
+await main();
