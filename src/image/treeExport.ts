@@ -3,10 +3,10 @@ import { chmod, lchown, link, lutimes, mkdir, open, readdir, symlink, utimes } f
 import { join } from 'node:path';
 import { fsError, hasCode } from '../core/errors.js';
 import type { Layer } from '../layer/Layer.js';
+import { copyContent } from './copyContent.js';
 
 /** Permission bits applied on the host: setuid, setgid and sticky stay metadata in the snapshot. */
 const HOST_MODE_BITS = 0o777;
-const CHUNK = 1 << 20;
 
 /**
  * Writes the tree of `layer` into the real directory `dir`, which must be missing or empty:
@@ -57,13 +57,7 @@ async function writeHostFile(layer: Layer, layerPath: string, hostPath: string):
   try {
     const source = await layer.open(layerPath, 'r');
     try {
-      const buffer = Buffer.allocUnsafe(CHUNK);
-      for (let position = 0; ; ) {
-        const { bytesRead } = await source.read(buffer, 0, CHUNK, position);
-        if (bytesRead === 0) break;
-        await target.write(buffer, 0, bytesRead, position);
-        position += bytesRead;
-      }
+      await copyContent(source, target);
     } finally {
       await source.close();
     }

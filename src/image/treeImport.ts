@@ -2,9 +2,7 @@ import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsError } from '../core/errors.js';
 import type { Layer } from '../layer/Layer.js';
-
-/** Bytes read from a host file per write into the layer. */
-const CHUNK = 1 << 20;
+import { copyContent } from './copyContent.js';
 
 /**
  * Copies the real directory `dir` into `layer`, below `/`: regular files, directories and
@@ -58,13 +56,7 @@ async function copyFile(layer: Layer, hostPath: string, layerPath: string, mode:
   try {
     const target = await layer.open(layerPath, 'wx', mode);
     try {
-      const buffer = Buffer.allocUnsafe(CHUNK);
-      for (let position = 0; ; ) {
-        const { bytesRead } = await source.read(buffer, 0, CHUNK, position);
-        if (bytesRead === 0) break;
-        await target.write(buffer, 0, bytesRead, position);
-        position += bytesRead;
-      }
+      await copyContent(source, target);
     } finally {
       await target.close();
     }
