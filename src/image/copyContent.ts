@@ -9,9 +9,10 @@ const CHUNK = 1 << 20;
 
 /**
  * Copies all of `source` into `target` from offset 0, in `CHUNK`-sized positional reads and
- * writes (block-aligned, so a layer stores each block once). Resolves to the bytes copied.
+ * writes (block-aligned, so a layer stores each block once), calling `onChunk` after each (it
+ * may throw to stop). Resolves to the bytes copied.
  */
-export async function copyContent(source: PositionalFile, target: PositionalFile): Promise<number> {
+export async function copyContent(source: PositionalFile, target: PositionalFile, onChunk?: (bytes: number) => void): Promise<number> {
   const buffer = Buffer.allocUnsafe(CHUNK);
   let position = 0;
   for (;;) {
@@ -19,5 +20,6 @@ export async function copyContent(source: PositionalFile, target: PositionalFile
     if (bytesRead === 0) return position;
     await target.write(buffer, 0, bytesRead, position);
     position += bytesRead;
+    onChunk?.(bytesRead);
   }
 }

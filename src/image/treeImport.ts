@@ -2,6 +2,7 @@ import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsError } from '../core/errors.js';
 import type { Layer } from '../layer/Layer.js';
+import type { LongOperation } from '../snapshots/Store.js';
 import { copyContent } from './copyContent.js';
 
 /**
@@ -11,15 +12,25 @@ import { copyContent } from './copyContent.js';
  * `EINVAL` naming the entry, as does a name the layer cannot hold (`.wh.…`).
  *
  * The host tree is read, never followed: a symbolic link is copied as a link, with its owner and
- * mtime.
+ * mtime. `signal` is checked between entries and chunks; `onProgress` reports bytes of file
+ * content written, against the total found by a first walk.
  */
-export async function importTreeInto(layer: Layer, dir: string, onFile?: (bytes: number) => void): Promise<void> {
+export async function importTreeInto(layer: Layer, dir: string, options: LongOperation = {}): Promise<void> {
+  const { signal, onProgress } = options;
   const root = await lstat(dir);
   if (!root.isDirectory()) throw fsError('ENOTDIR', { syscall: 'importTree', path: dir });
+  const total = onProgress === undefined ? undefined : await contentBytes(dir, signal);
+  let done = 0;
+  onProgress?.({ done, ...(total === undefined ? {} : { total }), unit: 'bytes' });
+  const progress = (bytes: number): void => {
+    done += bytes;
+    onProgress?.({ done, ...(total === undefined ? {} : { total }), unit: 'bytes' });
+  };
   const seenInodes = new Map<string, string>();
   const copyDir = async (hostDir: string, layerDir: string): Promise<void> => {
     const names = (await readdir(hostDir)).sort();
     for (const name of names) {
+      signal?.throwIfAborted();
       const hostPath = join(hostDir, name);
       const layerPath = layerDir === '/' ? `/${name}` : `${layerDir}/${name}`;
       const stats = await lstat(hostPath);
@@ -39,9 +50,8 @@ export async function importTreeInto(layer: Layer, dir: string, onFile?: (bytes:
           continue;
         }
         if (stats.nlink > 1) seenInodes.set(inode, layerPath);
-        await copyFile(layer, hostPath, layerPath, stats.mode & 0o7777);
+        await copyFile(layer, hostPath, layerPath, stats.mode & 0o7777, progress, signal);
         await copyMeta(layer, layerPath, stats);
-        onFile?.(stats.size);
       } else {
         throw fsError('EINVAL', { syscall: 'importTree', path: hostPath, detail: 'sockets, FIFOs and device nodes cannot be imported' });
       }
@@ -51,12 +61,17 @@ export async function importTreeInto(layer: Layer, dir: string, onFile?: (bytes:
   await copyMeta(layer, '/', root);
 }
 
-async function copyFile(layer: Layer, hostPath: string, layerPath: string, mode: number): Promise<void> {
+async function copyFile(
+  layer: Layer, hostPath: string, layerPath: string, mode: number, progress: (bytes: number) => void, signal: AbortSignal | undefined,
+): Promise<void> {
   const source = await open(hostPath, 'r');
   try {
     const target = await layer.open(layerPath, 'wx', mode);
     try {
-      await copyContent(source, target);
+      await copyContent(source, target, (bytes) => {
+        signal?.throwIfAborted();
+        progress(bytes);
+      });
     } finally {
       await target.close();
     }
@@ -69,4 +84,27 @@ async function copyMeta(layer: Layer, path: string, stats: { mode: number; uid: 
   await layer.chmod(path, stats.mode & 0o7777);
   await layer.chown(path, stats.uid, stats.gid);
   await layer.utimes(path, stats.atime, stats.mtime);
+}
+
+/** Bytes of the regular files below `dir`, each inode once: the `total` of the progress reports. */
+async function contentBytes(dir: string, signal: AbortSignal | undefined): Promise<number> {
+  const seen = new Set<string>();
+  let bytes = 0;
+  const visit = async (path: string): Promise<void> => {
+    signal?.throwIfAborted();
+    for (const entry of await readdir(path, { withFileTypes: true })) {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) {
+        await visit(child);
+      } else if (entry.isFile()) {
+        const stats = await lstat(child);
+        const inode = `${stats.dev}:${stats.ino}`;
+        if (stats.nlink > 1 && seen.has(inode)) continue;
+        seen.add(inode);
+        bytes += stats.size;
+      }
+    }
+  };
+  await visit(dir);
+  return bytes;
 }

@@ -269,13 +269,14 @@ export class SnapshotStore implements Store {
     return { ok: problems.length === 0, blocksChecked: total, problems };
   }
 
-  async importTree(key: string, parent: string | undefined, dir: string): Promise<SnapshotInfo> {
+  async importTree(key: string, parent: string | undefined, dir: string, options: LongOperation = {}): Promise<SnapshotInfo> {
     checkKey(key);
     if (this.#snapshots.has(key)) throw fsError('EEXIST', { syscall: 'importTree', path: key, detail: `snapshot '${key}' exists` });
     const work = `${key}@import-${randomUUID()}`;
     const layer = await this.prepare(work, parent);
     try {
-      await importTreeInto(layer, dir);
+      await importTreeInto(layer, dir, options);
+      options.signal?.throwIfAborted();
       return await this.commit(key, work);
     } catch (error) {
       await this.remove(work).catch(() => undefined);

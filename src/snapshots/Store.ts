@@ -122,9 +122,9 @@ export interface Store {
   check(options?: LongOperation): Promise<CheckReport>;
   /**
    * Commits the real directory `dir` as snapshot `key` on `parent`: modes, owners, symbolic
-   * links, hard links and mtimes kept. Nothing is committed when it fails.
+   * links, hard links and mtimes kept. Nothing is committed when it fails or is aborted.
    */
-  importTree(key: string, parent: string | undefined, dir: string): Promise<SnapshotInfo>;
+  importTree(key: string, parent: string | undefined, dir: string, options?: LongOperation): Promise<SnapshotInfo>;
   /** Writes snapshot `key`'s tree into the real directory `dir` (missing or empty), never outside it. */
   exportTree(key: string, dir: string): Promise<void>;
   /**

@@ -4,7 +4,6 @@ import { checkFree } from '../../image/layerImport.js';
 import type { Command, CommandContext, ProgressSink } from '../Command.js';
 import { UsageError } from '../exitStatus.js';
 import { formatBytes, formatCount } from '../format.js';
-import { importDirectory } from '../importDirectory.js';
 import { sourceKind, type SourceKind } from '../sourceKind.js';
 
 const WHAT: Record<SourceKind, string> = {
@@ -64,7 +63,7 @@ async function importTree(
   context: CommandContext, kind: SourceKind, path: string, key: string, parent: string | undefined, onProgress: ProgressSink['update'],
 ): Promise<string> {
   const { store, signal } = context;
-  if (kind === 'directory') await importDirectory(store, key, parent, path, { signal, onProgress });
+  if (kind === 'directory') await store.importTree(key, parent, path, { signal, onProgress });
   else await store.importLayer(key, parent, path, { signal, onProgress });
   const { inodes } = await store.usage(key);
   return `${formatCount(inodes)} entr${inodes === 1 ? 'y' : 'ies'}`;
