@@ -11,3 +11,4 @@ export type { Layer, OpenFlags, TimeLike } from './layer/Layer.js';
 export type { FileHandle } from './layer/FileHandle.js';
 export type { Stats, Dirent } from './layer/Stats.js';
 export type { CowstackError, ErrorCode } from './core/errors.js';
+export type { Credentials, PullOptions, PushOptions, PushResult } from './registry/RegistryOptions.js';

@@ -1,5 +1,5 @@
 import type { Command, OptionSpec } from './Command.js';
-import { COMMANDS, NOT_YET_AVAILABLE } from './commands/index.js';
+import { COMMANDS } from './commands/index.js';
 
 /** Options every command takes, before or after its name. */
 export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -44,8 +44,6 @@ export function generalHelp(version: string): string {
     '',
     'Commands:',
     ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
-    '',
-    `Not yet available: ${NOT_YET_AVAILABLE.join(', ')} (registries).`,
     '',
     'Options:',
     ...optionLines({ ...GLOBAL_OPTIONS, version: { type: 'boolean', short: 'V', description: 'print the version and exit' } }),

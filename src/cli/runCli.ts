@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openStore, type Store } from '../index.js';
 import type { Args, Command, CommandContext, OptionSpec } from './Command.js';
-import { COMMANDS, NOT_YET_AVAILABLE } from './commands/index.js';
+import { COMMANDS } from './commands/index.js';
 import { EXIT, UsageError, errorLine, exitStatusOf } from './exitStatus.js';
 import { GLOBAL_OPTIONS, commandHelp, generalHelp } from './help.js';
 import { progressOn, type TerminalStream } from './ProgressBar.js';
@@ -79,7 +79,6 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
 function findCommand(name: string): Command {
   const command = COMMANDS.find((candidate) => candidate.name === name);
   if (command !== undefined) return command;
-  if (NOT_YET_AVAILABLE.includes(name)) throw new UsageError(`'${name}' is not yet available: registries are not built yet (see 'cowstack --help')`);
   throw new UsageError(`unknown command '${name}' (see 'cowstack --help')`);
 }
 

@@ -14,6 +14,8 @@ import { importImage, type ImportImageOptions } from '../image/imageImport.js';
 import { exportLayer, type ExportLayerOptions } from '../image/layerExport.js';
 import { importLayer, type ImportLayerOptions, type LayerSource } from '../image/layerImport.js';
 import { exportTreeFrom } from '../image/treeExport.js';
+import { pull, push } from '../registry/index.js';
+import type { PullOptions, PushOptions, PushResult } from '../registry/RegistryOptions.js';
 import { importTreeInto } from '../image/treeImport.js';
 import type { Layer } from '../layer/Layer.js';
 import type { LayerHost } from '../layer/LayerHost.js';
@@ -302,6 +304,14 @@ export class SnapshotStore implements Store {
 
   exportImage(key: string, dir: string, options?: ExportImageOptions): Promise<ExportedImage> {
     return exportImage(this, key, dir, options);
+  }
+
+  push(key: string, ref: string, options?: PushOptions): Promise<PushResult> {
+    return push(this, key, ref, options);
+  }
+
+  pull(ref: string, options?: PullOptions): Promise<SnapshotInfo> {
+    return pull(this, ref, options);
   }
 
   async close(): Promise<void> {

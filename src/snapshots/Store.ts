@@ -4,9 +4,11 @@ import type { ExportImageOptions, ExportedImage } from '../image/imageExport.js'
 import type { ImportImageOptions } from '../image/imageImport.js';
 import type { ExportLayerOptions } from '../image/layerExport.js';
 import type { ImportLayerOptions, LayerSource } from '../image/layerImport.js';
+import type { PullOptions, PushOptions, PushResult } from '../registry/RegistryOptions.js';
 import type { Layer } from '../layer/Layer.js';
 import type { SnapshotKind } from './SnapshotState.js';
 
+export type { PullOptions, PushOptions, PushResult };
 export type { Change, ExportImageOptions, ExportLayerOptions, ExportedImage, ImportImageOptions, ImportLayerOptions, LayerSource, SnapshotKind };
 
 /** Options of `openStore` (shared/API.md, "Opening a store"). */
@@ -139,6 +141,17 @@ export interface Store {
   importImage(source: string, options?: ImportImageOptions): Promise<SnapshotInfo>;
   /** Writes `key`'s chain of committed snapshots as an OCI image layout in `dir`, tagged `options.tag` (default `latest`). */
   exportImage(key: string, dir: string, options?: ExportImageOptions): Promise<ExportedImage>;
+  /**
+   * Pushes committed `key`'s chain to an OCI distribution registry as image `ref`
+   * (`host[:port]/name[:tag]`): blobs the registry has are not sent again.
+   */
+  push(key: string, ref: string, options?: PushOptions): Promise<PushResult>;
+  /**
+   * Pulls image `ref` into committed snapshots keyed by chain ID, fetching only layers the store
+   * lacks; every blob verified against its digest. `lazy` is accepted but not built yet: the
+   * image is pulled in full (design.md, "Registries").
+   */
+  pull(ref: string, options?: PullOptions): Promise<SnapshotInfo>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }

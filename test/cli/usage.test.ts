@@ -11,12 +11,12 @@ describe('cowstack: help, version and usage errors', () => {
     expect(result.stdout).toBe(`cowstack ${manifest.version}\n`);
   });
 
-  it('--help lists every command, says push and pull are not available, and documents exit codes', async () => {
+  it('--help lists every command and documents exit codes', async () => {
     const result = await cowstack(['--help']);
     expect(result.status).toBe(0);
     for (const name of COMMANDS) expect(result.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
-    expect(result.stdout).toContain('Not yet available: push, pull');
-    expect(result.stdout).not.toMatch(/^ {2}push /m);
+    expect(result.stdout).toMatch(/^ {2}push /m);
+    expect(result.stdout).toMatch(/^ {2}pull /m);
     for (const status of ['2 ', '3 ', '4 ', '5 ', '130']) expect(result.stdout).toMatch(new RegExp(`^  ${status}`, 'm'));
   });
 
@@ -30,14 +30,14 @@ describe('cowstack: help, version and usage errors', () => {
   });
 
   it('usage errors exit 2 with one line', async () => {
-    const cases: string[][] = [[], ['frobnicate'], ['push', 'a', 'b'], ['ls', '--bogus'], ['prepare'], ['view', 'a'], ['rm', 'a', 'b'], ['--bogus', 'ls'], ['init', '--block-size', 'lots']];
+    const cases: string[][] = [[], ['frobnicate'], ['push', 'a'], ['pull'], ['ls', '--bogus'], ['prepare'], ['view', 'a'], ['rm', 'a', 'b'], ['--bogus', 'ls'], ['init', '--block-size', 'lots']];
     const results = await Promise.all(cases.map((args) => cowstack(args)));
     results.forEach((result, i) => {
       expect(result.status, cases[i]!.join(' ')).toBe(2);
       expectErrorLine(result.stderr, 'EUSAGE');
       expect(result.stdout).toBe('');
     });
-    expect(results[2]!.stderr).toContain('not yet available');
+    expect(results[2]!.stderr).toContain('missing REF');
   });
 });
 

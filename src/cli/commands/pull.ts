@@ -1,0 +1,28 @@
+import type { Command } from '../Command.js';
+import { registryCredentials } from '../registryCredentials.js';
+
+export const pull: Command = {
+  name: 'pull',
+  operands: 'REF',
+  arity: [1, 1],
+  summary: 'pull an image from a registry into committed snapshots',
+  description:
+    'Pulls image REF (host[:port]/name[:tag|@digest]) into committed snapshots keyed by chain ID, as `import`\n' +
+    'does for an image on disk; layers the store already has are not fetched, and every blob is checked against\n' +
+    'its digest. Prints the top snapshot\'s key. --lazy is accepted but not built yet: the image is pulled in full.\n' +
+    'Credentials come from $COWSTACK_REGISTRY_USERNAME and $COWSTACK_REGISTRY_PASSWORD.',
+  examples: ['cowstack pull 127.0.0.1:5000/web:v1', 'cowstack pull registry.lan:5000/web:v1 --insecure'],
+  options: {
+    insecure: { type: 'boolean', description: 'allow plain HTTP to a registry that is not on loopback' },
+    lazy: { type: 'boolean', description: 'fetch blocks when first read (not built yet: pulls in full)' },
+  },
+  access: 'write',
+  bulk: true,
+  async run({ store, out, signal, progress }, { operands: [ref], options }) {
+    const bar = progress(`pull ${ref!}`);
+    const info = await store
+      .pull(ref!, { insecure: options.insecure === true, lazy: options.lazy === true, signal, onProgress: bar.update, ...registryCredentials() })
+      .finally(() => bar.done());
+    await out.line(info.key);
+  },
+};

@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { BlockId } from '../core/BlockId.js';
+import { fsError, hasCode } from '../core/errors.js';
+import { checkDigest, DigestStream, digestHex, digestOf, type Digest } from '../image/digest.js';
+import type { BlobDescriptor } from '../image/imageExport.js';
+import { MEDIA_TYPES, parseDescriptor, parseJson, type Descriptor } from '../image/oci/documents.js';
+import { maybeGunzip } from '../image/tar/index.js';
+import { isZeroBlock } from '../store/isZeroBlock.js';
+import { BlockIndex, MAX_BLOCK_INDEX_BYTES, buildBlockIndex } from './BlockIndex.js';
+import type { BlockSource } from './BlockSource.js';
+import type { RegistryClient } from './RegistryClient.js';
+import type { RemoteImage } from './remoteImage.js';
+import type { LocalBlob } from './sendBlobs.js';
+
+/**
+ * The block indexes of an image in a registry, as an OCI artifact (image-spec 1.1 `manifest.md`,
+ * "Guidelines for Artifact Usage"; distribution-spec 1.1 "Listing Referrers"):
+ *
+ * - one blob per layer, a `BlockIndex` (`application/vnd.cowstack.block-index.v1`), annotated
+ *   `cowstack.layer.digest` with the layer it describes, in the image's layer order;
+ * - an artifact manifest: an OCI image manifest with `artifactType` the same media type, the
+ *   empty config (`application/vnd.oci.empty.v1+json`, `{}`), those blobs as `layers`, `subject`
+ *   the image manifest, and annotation `cowstack.block-size` (ids depend on the block size: a
+ *   store finds the artifact of its own size; several may refer to one image);
+ * - pushed by its digest. A registry with the referrers API says so (`OCI-Subject` on the `PUT`)
+ *   and lists it; for one without (distribution 2.x), the artifact is added to the image index
+ *   tagged `sha256-<hex of the image manifest digest>`: the referrers tag schema.
+ *
+ * Only uncompressed layers can be indexed: a range of a gzip stream cannot be read alone.
+ *
+ * Trust: every block fetched is checked against its id, and the index against the digest its
+ * artifact names, but which artifact refers to an image is the registry's say (a referrers list
+ * or a tag, not content-addressed), and a table of contents cannot be checked against the layer's
+ * diffID without reading the whole layer. So a lazily pulled snapshot's metadata is as good as
+ * the registry's word until its layer is read once in full (a check the engine can run in the
+ * background: stream the blob, compare its digest and every entry's offset and block ids).
+ */
+export const BLOCK_INDEX_MEDIA_TYPE = 'application/vnd.cowstack.block-index.v1';
+export const LAYER_ANNOTATION = 'cowstack.layer.digest';
+export const BLOCK_SIZE_ANNOTATION = 'cowstack.block-size';
+const UNCOMPRESSED_LAYER = 'application/vnd.oci.image.layer.v1.tar';
+const EMPTY_JSON = Buffer.from('{}');
+const EMPTY_CONFIG: BlobDescriptor = { mediaType: 'application/vnd.oci.empty.v1+json', digest: digestOf(EMPTY_JSON), size: EMPTY_JSON.length };
+
+/** The artifact, ready to go up: its blobs (the indexes and the empty config) and its manifest. */
+export interface BlockIndexArtifact {
+  readonly blobs: readonly LocalBlob[];
+  readonly manifest: Buffer;
+}
+
+/**
+ * `exportImage`'s gzip'd layers, uncompressed next to them in `layout`: each blob is then its
+ * layer's diffID, which is checked (`EINTEGRITY`: `exportImage` wrote something else).
+ */
+export async function uncompressLayers(layers: readonly LocalBlob[], diffIds: readonly Digest[], layout: string): Promise<LocalBlob[]> {
+  const out: LocalBlob[] = [];
+  for (const [i, layer] of layers.entries()) {
+    const diffId = diffIds[i]!;
+    const path = join(layout, 'blobs', 'sha256', digestHex(diffId));
+    const tar = new DigestStream();
+    await pipeline(tar.tap(maybeGunzip(createReadStream(layer.path))), createWriteStream(path));
+    checkDigest(tar.digest(), diffId, `${layer.descriptor.digest} (uncompressed)`);
+    out.push({ descriptor: { mediaType: UNCOMPRESSED_LAYER, digest: diffId, size: tar.size }, path });
+  }
+  return out;
+}
+
+/**
+ * Builds the block index of each uncompressed layer (at `blockSize`), checks it against the
+ * layer's bytes (each file's first and last block read back and hashed: an index is never
+ * published unchecked), writes the blobs into `layout/blobs/sha256/` and makes the artifact
+ * manifest for the image manifest `subject`.
+ */
+export async function prepareBlockIndexArtifact(
+  layers: readonly LocalBlob[], blockSize: number, subject: BlobDescriptor, layout: string,
+): Promise<BlockIndexArtifact> {
+  const blobs: LocalBlob[] = [];
+  const descriptors: Array<BlobDescriptor & { annotations: Record<string, string> }> = [];
+  const dir = join(layout, 'blobs', 'sha256');
+  await mkdir(dir, { recursive: true });
+  for (const layer of layers) {
+    const index = await buildBlockIndex(createReadStream(layer.path), layer.descriptor.digest, blockSize);
+    await checkAgainstLayer(index, layer.path);
+    const bytes = index.encode();
+    const descriptor = { mediaType: BLOCK_INDEX_MEDIA_TYPE, digest: digestOf(bytes), size: bytes.length };
+    const path = join(dir, digestHex(descriptor.digest));
+    await writeFile(path, bytes);
+    blobs.push({ descriptor, path });
+    descriptors.push({ ...descriptor, annotations: { [LAYER_ANNOTATION]: layer.descriptor.digest } });
+  }
+  const emptyPath = join(dir, digestHex(EMPTY_CONFIG.digest));
+  await writeFile(emptyPath, EMPTY_JSON);
+  blobs.push({ descriptor: EMPTY_CONFIG, path: emptyPath });
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociManifest,
+    artifactType: BLOCK_INDEX_MEDIA_TYPE,
+    config: EMPTY_CONFIG,
+    layers: descriptors,
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations: { [BLOCK_SIZE_ANNOTATION]: String(blockSize) },
+  }));
+  return { blobs, manifest };
+}
+
+/**
+ * Puts the artifact's manifest (its blobs are up already), and lists it among the referrers of
+ * `subject` in the `sha256-<hex>` tag's index when the registry does not keep referrers itself.
+ */
+export async function publishBlockIndexArtifact(client: RegistryClient, artifact: BlockIndexArtifact, subject: Digest): Promise<void> {
+  const digest = digestOf(artifact.manifest);
+  const { subjectKept } = await client.putManifest(digest, MEDIA_TYPES.ociManifest, artifact.manifest);
+  if (subjectKept) return;
+  const tag = referrersTag(subject);
+  const manifests = await referrersByTag(client, subject);
+  if (manifests.some((manifest) => manifest.digest === digest)) return;
+  const entry = { mediaType: MEDIA_TYPES.ociManifest, digest, size: artifact.manifest.length, artifactType: BLOCK_INDEX_MEDIA_TYPE };
+  const index = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: [...manifests, entry] };
+  await client.putManifest(tag, MEDIA_TYPES.ociIndex, Buffer.from(JSON.stringify(index)));
+}
+
+/**
+ * The block index of every layer of `image` at `blockSize`, from the artifact that refers to
+ * its manifest: found by the referrers API or the `sha256-<hex>` tag, its manifest checked (its
+ * `subject` is the image, one index per layer in order), every index blob checked against its
+ * digest, decoded and matched to its layer (digest, size, block size). `ENOENT` when no such
+ * artifact was published (the image was pushed without `lazy`, or from a store of another block
+ * size); `EINVAL` for a malformed one.
+ */
+export async function fetchBlockIndexes(client: RegistryClient, image: RemoteImage, blockSize: number): Promise<BlockIndex[]> {
+  const listed = await client.getReferrers(image.digest, BLOCK_INDEX_MEDIA_TYPE);
+  const referrers = listed === undefined ? await referrersByTag(client, image.digest) : manifestsOf(parseJson(listed, `referrers of ${image.digest}`));
+  for (const referrer of referrers) {
+    if (referrer.artifactType !== BLOCK_INDEX_MEDIA_TYPE) continue;
+    const descriptor = parseDescriptor(referrer, `referrer of ${image.digest}`);
+    const fetched = await client.getManifest(descriptor.digest);
+    const layers = artifactLayers(parseJson(fetched.bytes, descriptor.digest), image, blockSize, descriptor.digest);
+    if (layers === undefined) continue;
+    const indexes: BlockIndex[] = [];
+    for (const [i, layer] of layers.entries()) {
+      const index = BlockIndex.decode(await client.readBlob(layer, MAX_BLOCK_INDEX_BYTES), layer.digest);
+      const expected = image.layers[i]!;
+      if (index.layer !== expected.digest || index.layerSize !== expected.size || index.blockSize !== blockSize) {
+        throw fsError('EINVAL', { syscall: 'blockIndex', path: layer.digest, detail: `the index describes ${index.layer} (${index.layerSize} bytes, blocks of ${index.blockSize}), not layer ${i} ${expected.digest} (${expected.size} bytes) at ${blockSize}` });
+      }
+      indexes.push(index);
+    }
+    return indexes;
+  }
+  throw fsError('ENOENT', { syscall: 'blockIndex', path: image.digest, detail: `no block index at block size ${blockSize} refers to this image: push it with lazy from a store of that block size` });
+}
+
+/**
+ * A `BlockSource` over the layers of one image: a block is fetched with one range request into
+ * the first layer whose index has it, and checked against its id (`EINTEGRITY`).
+ */
+export class RegistryBlockSource implements BlockSource {
+  readonly #client: RegistryClient;
+  readonly #indexes: readonly BlockIndex[];
+
+  constructor(client: RegistryClient, indexes: readonly BlockIndex[]) {
+    this.#client = client;
+    this.#indexes = indexes;
+  }
+
+  async fetch(id: BlockId): Promise<Uint8Array | undefined> {
+    for (const index of this.#indexes) {
+      const range = index.locate(id);
+      if (range === undefined) continue;
+      const bytes = await this.#client.readRange(index.layer, range.offset, range.length);
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      if (actual !== id) {
+        throw fsError('EINTEGRITY', { syscall: 'digest', path: `${index.layer} bytes ${range.offset}-${range.offset + range.length - 1}`, detail: `block is sha256:${actual}, expected sha256:${id}` });
+      }
+      return bytes;
+    }
+    return undefined;
+  }
+}
+
+/** The tag of the referrers tag schema: `sha256-<hex>`. */
+function referrersTag(subject: Digest): string {
+  return `sha256-${digestHex(subject)}`;
+}
+
+/** A raw descriptor of an index's `manifests`, with the fields the referrers list adds. */
+interface Referrer {
+  readonly digest?: unknown;
+  readonly artifactType?: unknown;
+}
+
+/** The manifests the `sha256-<hex>` tag lists (raw, so other tools' entries survive a rewrite); none when the tag is missing. */
+async function referrersByTag(client: RegistryClient, subject: Digest): Promise<Referrer[]> {
+  try {
+    const fetched = await client.getManifest(referrersTag(subject));
+    return manifestsOf(parseJson(fetched.bytes, referrersTag(subject)));
+  } catch (error) {
+    if (hasCode(error, 'ENOENT')) return [];
+    throw error;
+  }
+}
+
+function manifestsOf(index: unknown): Referrer[] {
+  const manifests = (index as { manifests?: unknown } | null)?.manifests;
+  if (!Array.isArray(manifests)) throw fsError('EINVAL', { syscall: 'blockIndex', detail: 'a referrers list is not an image index' });
+  return manifests.filter((item): item is Referrer => typeof item === 'object' && item !== null);
+}
+
+/**
+ * The index blobs of an artifact manifest, one per layer of `image` in order; `undefined` when
+ * the manifest is not a block index of this image at `blockSize` (another tool's, or stale).
+ */
+function artifactLayers(document: unknown, image: RemoteImage, blockSize: number, what: string): Descriptor[] | undefined {
+  const fields = (typeof document === 'object' && document !== null ? document : {}) as Record<string, unknown>;
+  const subject = fields.subject === undefined ? undefined : parseDescriptor(fields.subject, `${what} subject`);
+  const annotations = (fields.annotations ?? {}) as Record<string, unknown>;
+  if (fields.artifactType !== BLOCK_INDEX_MEDIA_TYPE || subject?.digest !== image.digest || annotations[BLOCK_SIZE_ANNOTATION] !== String(blockSize)) return undefined;
+  if (!Array.isArray(fields.layers)) throw fsError('EINVAL', { syscall: 'blockIndex', path: what, detail: 'the artifact has no layers' });
+  const layers = fields.layers.map((item, i) => parseDescriptor(item, `${what} layers[${i}]`));
+  const matches = layers.length === image.layers.length && layers.every((layer, i) => layer.mediaType === BLOCK_INDEX_MEDIA_TYPE && layer.annotations[LAYER_ANNOTATION] === image.layers[i]!.digest);
+  return matches ? layers : undefined;
+}
+
+/** Reads back each file's first and last block from the layer and checks them against the index's ids. */
+async function checkAgainstLayer(index: BlockIndex, path: string): Promise<void> {
+  const file = await open(path, 'r');
+  try {
+    for (const entry of index.entries) {
+      const blocks = index.fileBlocks(entry);
+      if (blocks.length === 0) continue;
+      for (const i of new Set([0, blocks.length - 1])) {
+        const start = i * index.blockSize;
+        const length = Math.min(index.blockSize, entry.size! - start);
+        const bytes = Buffer.alloc(length);
+        await file.read(bytes, 0, length, entry.offset! + start);
+        const id = blocks[i]!;
+        const matches = id === null ? isZeroBlock(bytes) : createHash('sha256').update(bytes).digest('hex') === id;
+        if (!matches) throw fsError('EINTEGRITY', { syscall: 'blockIndex', path: entry.path, detail: `block ${i} of the index does not match the layer's bytes at ${entry.offset! + start}` });
+      }
+    }
+  } finally {
+    await file.close();
+  }
+}
