@@ -6,11 +6,12 @@ import { applyLayer } from './layerImport.js';
 import { checkAborted } from './oci/byteStream.js';
 import {
   MEDIA_TYPES, hostPlatform, parseConfig, parseDockerManifest, parseIndex, parseJson, parseManifest, pickByTag, refNames,
-  type Descriptor, type HistoryEntry, type ImageConfig,
+  type Descriptor, type ImageConfig,
 } from './oci/documents.js';
 import { ImageArchive } from './oci/ImageArchive.js';
 import type { ImageFiles } from './oci/ImageFiles.js';
-import { LABEL_DIFF_ID, LABEL_HISTORY } from './oci/labels.js';
+import { hasChainLayer, historyLabels } from './oci/chainLayers.js';
+import { LABEL_DIFF_ID } from './oci/labels.js';
 import { LayoutDirectory } from './oci/LayoutDirectory.js';
 import { MAX_INDEX_DEPTH, MAX_JSON_BYTES, type LayerLimits } from './oci/limits.js';
 
@@ -71,7 +72,7 @@ export async function importImage(store: Store, source: string, options: ImportI
   try {
     const image = await resolveImage(files, options.tag);
     const chain = chainIds(image.config.diffIds);
-    const present = await Promise.all(chain.map((key, i) => existing(store, key, chain[i - 1])));
+    const present = await Promise.all(chain.map((key, i) => hasChainLayer(store, key, chain[i - 1], SYSCALL)));
     const needed = image.layers.filter((_, i) => !present[i]);
     await files.prepare(needed.map((layer) => layer.name), signal);
     const total = await sumSizes(files, needed);
@@ -80,7 +81,7 @@ export async function importImage(store: Store, source: string, options: ImportI
     for (const [i, layer] of image.layers.entries()) {
       checkAborted(signal, SYSCALL, source);
       const key = chain[i]!;
-      if (present[i] === true || (await existing(store, key, chain[i - 1]))) continue;
+      if (present[i] === true || (await hasChainLayer(store, key, chain[i - 1], SYSCALL))) continue;
       const opened = await files.open(layer.name);
       const diffId = image.config.diffIds[i]!;
       try {
@@ -91,7 +92,7 @@ export async function importImage(store: Store, source: string, options: ImportI
         });
       } catch (error) {
         // Another import may have committed the same chain ID meanwhile: that one is as good.
-        if (!hasCode(error, 'EEXIST') || !(await existing(store, key, chain[i - 1]))) throw error;
+        if (!hasCode(error, 'EEXIST') || !(await hasChainLayer(store, key, chain[i - 1], SYSCALL))) throw error;
       }
       done += opened.total ?? 0;
     }
@@ -107,25 +108,6 @@ async function openImageFiles(source: string, signal: AbortSignal | undefined): 
   if (stats.isDirectory()) return new LayoutDirectory(source);
   if (!stats.isFile()) throw fsError('EINVAL', { syscall: SYSCALL, path: source, detail: 'neither a directory nor a file' });
   return ImageArchive.open(source, signal);
-}
-
-/**
- * True when the store has `key` as a committed snapshot on `parent` (and so reuses it); false
- * when it has no `key`; `EINVAL` when `key` is something else.
- */
-async function existing(store: Store, key: Digest, parent: Digest | undefined): Promise<boolean> {
-  let info: SnapshotInfo;
-  try {
-    info = await store.stat(key);
-  } catch (error) {
-    if (hasCode(error, 'ENOENT')) return false;
-    throw error;
-  }
-  if (info.kind !== 'committed' || info.parent !== parent) {
-    const detail = `snapshot '${key}' exists but is not a committed snapshot on ${parent ?? 'nothing'}: it cannot be this image's layer`;
-    throw fsError('EINVAL', { syscall: SYSCALL, path: key, detail });
-  }
-  return true;
 }
 
 async function resolveImage(files: ImageFiles, tag: string | undefined): Promise<ResolvedImage> {
@@ -219,15 +201,6 @@ function checkLayerCount(config: ImageConfig, layers: number, what: string): voi
     throw fsError('EINVAL', { syscall: SYSCALL, path: what, detail: `the config has ${config.diffIds.length} diff_ids for ${layers} layers` });
   }
   if (layers === 0) throw fsError('EINVAL', { syscall: SYSCALL, path: what, detail: 'the image has no layers: there is no snapshot to make' });
-}
-
-function historyLabels(entry: HistoryEntry | undefined): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const field of ['created', 'created_by', 'author', 'comment'] as const) {
-    const value = entry?.[field];
-    if (value !== undefined) labels[LABEL_HISTORY[field]] = value;
-  }
-  return labels;
 }
 
 async function sumSizes(files: ImageFiles, layers: readonly LayerRef[]): Promise<number> {

@@ -1,9 +1,9 @@
 import { fsError, hasCode } from '../core/errors.js';
-import { chainIds, type Digest } from '../image/digest.js';
+import { chainIds } from '../image/digest.js';
 import { applyLayer } from '../image/layerImport.js';
 import { checkAborted } from '../image/oci/byteStream.js';
-import type { HistoryEntry } from '../image/oci/documents.js';
-import { LABEL_DIFF_ID, LABEL_HISTORY } from '../image/oci/labels.js';
+import { hasChainLayer, historyLabels } from '../image/oci/chainLayers.js';
+import { LABEL_DIFF_ID } from '../image/oci/labels.js';
 import type { SnapshotInfo, Store } from '../snapshots/Store.js';
 import { formatReference, parseReference } from './Reference.js';
 import { RegistryClient } from './RegistryClient.js';
@@ -43,7 +43,7 @@ export async function pull(store: Store, ref: string, options: PullOptions = {})
   const image = await resolveRemoteImage(client, reference.digest ?? reference.tag!, SYSCALL);
   const { diffIds } = image.config;
   const chain = chainIds(diffIds);
-  const present = await Promise.all(chain.map((key, i) => isPresent(store, key, chain[i - 1])));
+  const present = await Promise.all(chain.map((key, i) => hasChainLayer(store, key, chain[i - 1], SYSCALL)));
   const total = image.layers.reduce((sum, layer, i) => sum + (present[i] === true ? 0 : layer.size), 0);
   const history = image.config.history.filter((entry) => entry.empty_layer !== true);
   const name = formatReference(reference);
@@ -51,7 +51,7 @@ export async function pull(store: Store, ref: string, options: PullOptions = {})
   for (const [i, layer] of image.layers.entries()) {
     checkAborted(signal, SYSCALL, ref);
     const key = chain[i]!;
-    if (present[i] === true || (await isPresent(store, key, chain[i - 1]))) continue;
+    if (present[i] === true || (await hasChainLayer(store, key, chain[i - 1], SYSCALL))) continue;
     const blob = client.openBlob(layer);
     try {
       await applyLayer(store, key, chain[i - 1], { stream: blob, total: layer.size }, {
@@ -60,7 +60,7 @@ export async function pull(store: Store, ref: string, options: PullOptions = {})
         expect: { diffId: diffIds[i]!, name: `${name} layer ${layer.digest}` },
       });
     } catch (error) {
-      if (hasCode(error, 'EEXIST') && (await isPresent(store, key, chain[i - 1]))) continue; // another pull committed it meanwhile
+      if (hasCode(error, 'EEXIST') && (await hasChainLayer(store, key, chain[i - 1], SYSCALL))) continue; // another pull committed it meanwhile
       // A layer the tar or gzip reader refused may be a damaged blob: the rest of it tells.
       if (hasCode(error, 'EINVAL') && !(await blob.matches().catch(() => true))) {
         throw fsError('EINTEGRITY', { syscall: 'digest', path: layer.digest, detail: `the blob does not match its digest (it broke the layer: ${(error as Error).message})`, cause: error });
@@ -72,28 +72,4 @@ export async function pull(store: Store, ref: string, options: PullOptions = {})
     done += layer.size;
   }
   return store.stat(chain[chain.length - 1]!);
-}
-
-/**
- * True when the store has `key` as a committed snapshot on `parent`, to be used as it is; false
- * when it has no `key`; `EINVAL` when `key` is some other snapshot.
- */
-async function isPresent(store: Store, key: Digest, parent: Digest | undefined): Promise<boolean> {
-  let info: SnapshotInfo;
-  try {
-    info = await store.stat(key);
-  } catch (error) {
-    if (hasCode(error, 'ENOENT')) return false;
-    throw error;
-  }
-  if (info.kind === 'committed' && info.parent === parent) return true;
-  throw fsError('EINVAL', { syscall: SYSCALL, path: key, detail: `snapshot '${key}' exists but is not a committed snapshot on ${parent ?? 'nothing'}: it cannot be this image's layer` });
-}
-
-/** The labels `importImage` gives a layer's history entry (`LABEL_HISTORY`): one per field present. */
-function historyLabels(entry: HistoryEntry | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(LABEL_HISTORY).flatMap(([field, label]) => {
-    const value = entry?.[field as keyof typeof LABEL_HISTORY];
-    return value === undefined ? [] : [[label, value]];
-  }));
 }
