@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Change } from '../core/diff.js';
+import { hasCode } from '../core/errors.js';
 import type { Layer } from '../layer/Layer.js';
 import type { Stats } from '../layer/Stats.js';
 import type { LongOperation, Store } from '../snapshots/Store.js';
@@ -165,7 +166,7 @@ class LayerExporter {
     let replaced = this.#replaced.get(path);
     if (replaced === undefined) {
       stats ??= await this.#layer.lstat(path);
-      const before = this.#base === undefined || !stats.isDirectory() ? undefined : await lstatOrUndefined(this.#base, path);
+      const before = this.#base === undefined || !stats.isDirectory() ? undefined : await physicalLstat(this.#base, path);
       replaced = before !== undefined && before.isDirectory() && before.ino !== stats.ino;
       this.#replaced.set(path, replaced);
     }
@@ -276,11 +277,24 @@ function isBelow(path: string, dir: string): boolean {
   return path.startsWith(`${dir}/`);
 }
 
+/**
+ * `lstat` of `path` in `layer` where every directory above it is a real directory, or undefined:
+ * a path reached through a symbolic link in the base is not the same place as in the snapshot
+ * (the layer applier never writes through links), so it was never there.
+ */
+async function physicalLstat(layer: Layer, path: string): Promise<Stats | undefined> {
+  for (let slash = path.indexOf('/', 1); slash !== -1; slash = path.indexOf('/', slash + 1)) {
+    const above = await lstatOrUndefined(layer, path.slice(0, slash));
+    if (above === undefined || !above.isDirectory()) return undefined;
+  }
+  return lstatOrUndefined(layer, path);
+}
+
 async function lstatOrUndefined(layer: Layer, path: string): Promise<Stats | undefined> {
   try {
     return await layer.lstat(path);
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ENOENT' || (error as { code?: unknown }).code === 'ENOTDIR') return undefined;
+    if (hasCode(error, 'ENOENT') || hasCode(error, 'ENOTDIR')) return undefined;
     throw error;
   }
 }
