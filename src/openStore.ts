@@ -2,6 +2,8 @@ import { fsError } from './core/errors.js';
 import { createHasher, defaultWorkerCount } from './hashing/createHasher.js';
 import { SnapshotStore } from './snapshots/SnapshotStore.js';
 import type { OpenOptions, Store } from './snapshots/Store.js';
+import { registrySources } from './registry/RegistryBlockSource.js';
+import { FetchingBlockStore } from './store/FetchingBlockStore.js';
 import { MemoryBlockStore } from './store/MemoryBlockStore.js';
 import type { FileSystem } from './store/disk/FileSystem.js';
 import { openDiskStore } from './store/disk/openDiskStore.js';
@@ -45,7 +47,9 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
     throw fsError('EINVAL', { syscall: 'open', detail: `workers must be a whole number from 0 to ${MAX_WORKERS}, not ${workers}` });
   }
   const hasher = createHasher(workers);
-  if (options.dir === undefined) return new SnapshotStore(new MemoryBlockStore(blockSize, hasher), hasher, { readOnly: options.readOnly === true });
+  if (options.dir === undefined) {
+    return new SnapshotStore(new FetchingBlockStore(new MemoryBlockStore(blockSize, hasher), undefined), hasher, { readOnly: options.readOnly === true });
+  }
   if (typeof options.dir !== 'string') throw new TypeError('dir must be a string');
   try {
     return await openDiskStore({
@@ -53,6 +57,7 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
       blockSize: options.blockSize,
       defaultBlockSize: DEFAULT_BLOCK_SIZE,
       hasher,
+      sourceFactory: registrySources(options.registryAuth),
       verifyReads: options.verifyReads !== false,
       readOnly: options.readOnly === true,
       ...internal(options),

@@ -9,6 +9,7 @@ import { COMMANDS } from './commands/index.js';
 import { EXIT, UsageError, errorLine, exitStatusOf } from './exitStatus.js';
 import { GLOBAL_OPTIONS, commandHelp, generalHelp } from './help.js';
 import { progressOn, type TerminalStream } from './ProgressBar.js';
+import { registryCredentials } from './registryCredentials.js';
 import { StreamOutput } from './StreamOutput.js';
 
 /** What the command line runs in: `main.ts` passes the process's; tests may pass their own. */
@@ -129,12 +130,17 @@ export async function invoke(context: CommandContext, argv: readonly string[]): 
   return (await command.run(context, parseCommandArgs(command, rest))) ?? EXIT.ok;
 }
 
-/** Opens the store as `command` needs it; `read` opens an existing store without the writer lock. */
+/**
+ * Opens the store as `command` needs it; `read` opens an existing store without the writer lock
+ * (blocks a lazily pulled snapshot fetches are then served but not kept). Registry credentials
+ * from the environment reach the sources of lazily pulled snapshots.
+ */
 async function openFor(command: Command, args: Args, dir: string): Promise<Store> {
   const access = typeof command.access === 'function' ? command.access(args) : command.access;
   const options = { dir, ...(command.bulk ? {} : { workers: 0 }), ...command.openOptions?.(args) };
   const exists = existsSync(dir) && readdirSync(dir).length > 0;
-  return openStore({ ...options, readOnly: access === 'read' && exists });
+  const auth = registryCredentials().auth;
+  return openStore({ ...options, readOnly: access === 'read' && exists, ...(auth === undefined ? {} : { registryAuth: auth }) });
 }
 
 /**

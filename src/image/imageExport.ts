@@ -16,6 +16,12 @@ import { gzip } from './tar/index.js';
 export interface ExportImageOptions extends LongOperation {
   /** The name in `index.json` (`org.opencontainers.image.ref.name`); default `latest`. */
   tag?: string;
+  /**
+   * Gzip the layers (default true). With false, each layer blob is its uncompressed tar
+   * (`application/vnd.oci.image.layer.v1.tar`, its digest the diffID): what a lazy `push`
+   * publishes, since a range of a gzip stream cannot be read alone. A cowstack extension.
+   */
+  compress?: boolean;
 }
 
 /** A blob as a descriptor names it. */
@@ -48,7 +54,8 @@ const REF = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
  * blobs); any other non-empty directory is `ENOTEMPTY`.
  *
  * The layers are `key`'s chain of snapshots, bottom first, each `exportLayer(snapshot, { base:
- * its parent ?? null })` gzip'd (`application/vnd.oci.image.layer.v1.tar+gzip`). The config has
+ * its parent ?? null })` gzip'd (`application/vnd.oci.image.layer.v1.tar+gzip`) unless `compress`
+ * is false. The config has
  * `rootfs.diff_ids`, `os` and `architecture` of this machine, `created` (the top snapshot's
  * creation), and one `history` entry per layer from its `cowstack.history.*` labels (see
  * `LABEL_HISTORY`), or the snapshot's creation time and key. Equal snapshots give equal blobs.
@@ -61,6 +68,7 @@ const REF = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
  */
 export async function exportImage(store: Store, key: string, dir: string, options: ExportImageOptions = {}): Promise<ExportedImage> {
   const tag = options.tag ?? 'latest';
+  const compress = options.compress !== false;
   if (typeof tag !== 'string' || !REF.test(tag)) throw fsError('EINVAL', { syscall: SYSCALL, path: String(tag), detail: 'not an OCI ref name (letters, digits, separators - . _ : @ + --, components joined by /)' });
   checkAborted(options.signal, SYSCALL, key);
   const chain = await chainOf(store, key);
@@ -75,11 +83,12 @@ export async function exportImage(store: Store, key: string, dir: string, option
     const tar = new DigestStream();
     const blob = new DigestStream();
     const source = exportLayer(store, snapshot.key, { base: snapshot.parent ?? null, signal: options.signal });
-    const digest = await writeBlobStream(blobs, blob.tap(gzip(tar.tap(source))), () => blob.digest(), (bytes) => {
+    const layer = compress ? gzip(tar.tap(source)) : tar.tap(source);
+    const digest = await writeBlobStream(blobs, blob.tap(layer), () => blob.digest(), (bytes) => {
       done += bytes;
       options.onProgress?.({ done, unit: 'bytes' });
     });
-    layers.push({ mediaType: MEDIA_TYPES.ociLayerGzip, digest, size: blob.size });
+    layers.push({ mediaType: compress ? MEDIA_TYPES.ociLayerGzip : MEDIA_TYPES.ociLayer, digest, size: blob.size });
     diffIds.push(tar.digest());
   }
 

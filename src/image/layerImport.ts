@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { fsError, hasCode, type CowstackError } from '../core/errors.js';
+import type { BlockRef } from '../core/BlockVector.js';
 import type { Layer } from '../layer/Layer.js';
+import { SnapshotLayer } from '../layer/SnapshotLayer.js';
 import type { Stats } from '../layer/Stats.js';
 import type { LongOperation, SnapshotInfo, Store } from '../snapshots/Store.js';
 import { checkDigest, DigestStream, type Digest } from './digest.js';
@@ -33,6 +35,8 @@ export interface LayerExpectation {
 }
 
 const SYSCALL = 'importLayer';
+/** The body of an entry whose bytes are not here (`applyLazyLayer`): files come with block ids instead. */
+const NO_BODY: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: async function* () {} };
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 /** aufs' own metadata (`.wh..wh.plnk`, `.wh..wh.aufs`): Docker skips these; they hide nothing. */
@@ -108,36 +112,85 @@ export async function applyLayer(
 ): Promise<SnapshotInfo> {
   const { signal, expect } = options;
   const limits = { ...LAYER_LIMITS, ...options.limits };
+  try {
+    return await inWorkSnapshot(store, key, parent, options, async (layer) => {
+      const blob = new DigestStream();
+      const tar = new DigestStream();
+      const total = options.progressTotal ?? source.total;
+      const raw = counted(source.stream, total, options.onProgress, options.progressStart);
+      const reader = new TarReader(tar.tap(maybeGunzip(blob.tap(raw))), { maxBytes: limits.maxBytes, maxEntries: limits.maxEntries });
+      const applier = new LayerApplier(layer, limits, signal);
+      for await (const entry of reader) {
+        checkAborted(signal, SYSCALL, key);
+        await applier.apply(entry);
+      }
+      await applier.finish();
+      if (expect !== undefined) {
+        if (expect.size !== undefined && blob.size !== expect.size) {
+          throw fsError('EINTEGRITY', { syscall: 'digest', path: expect.name, detail: `blob is ${blob.size} bytes, expected ${expect.size}` });
+        }
+        if (expect.digest !== undefined) checkDigest(blob.digest(), expect.digest, expect.name);
+        if (expect.diffId !== undefined) checkDigest(tar.digest(), expect.diffId, `${expect.name} (uncompressed)`);
+      }
+    });
+  } finally {
+    (source.stream as Partial<Readable>).destroy?.();
+  }
+}
+
+/**
+ * A layer's entry without its bytes: a tar header and, for a regular file, the ids of its blocks
+ * at the store's block size (`null` for a hole), as a block index lists them.
+ */
+export interface LazyLayerEntry {
+  readonly header: TarEntryHeader;
+  readonly blocks?: readonly BlockRef[];
+}
+
+/**
+ * `applyLayer` from a layer's table of contents instead of its bytes (a lazy pull): the same
+ * rules, the same errors, the same tree, but each file is made from its block ids, nothing read
+ * or stored (`SnapshotLayer.createFileFromBlocks`); the store fetches the blocks when they are
+ * first read. Nothing can be checked against the layer's digest here: the entries are trusted
+ * as the caller's source is.
+ */
+export async function applyLazyLayer(
+  store: Store, key: string, parent: string | undefined, entries: Iterable<LazyLayerEntry>, options: ImportLayerOptions = {},
+): Promise<SnapshotInfo> {
+  const limits = { ...LAYER_LIMITS, ...options.limits };
+  return inWorkSnapshot(store, key, parent, options, async (layer) => {
+    if (!(layer instanceof SnapshotLayer)) throw new TypeError('a lazy layer needs a store whose layers take block ids');
+    const applier = new LayerApplier(layer, limits, options.signal);
+    let count = 0;
+    for (const entry of entries) {
+      checkAborted(options.signal, SYSCALL, key);
+      if (++count > limits.maxEntries) throw fsError('EINVAL', { syscall: SYSCALL, path: key, detail: `more than ${limits.maxEntries} entries` });
+      await applier.apply({ header: entry.header, body: NO_BODY, ...(entry.blocks === undefined ? {} : { blocks: entry.blocks }) });
+    }
+    await applier.finish();
+  });
+}
+
+/**
+ * Runs `task` on a temporary active snapshot on `parent` (`KEY@import-UUID`, labelled
+ * `cowstack.import.target`) and commits it as `key`; on any failure removes it, so nothing is
+ * committed.
+ */
+async function inWorkSnapshot(
+  store: Store, key: string, parent: string | undefined, options: ImportLayerOptions, task: (layer: Layer) => Promise<void>,
+): Promise<SnapshotInfo> {
   const work = `${key}@import-${randomUUID()}`;
   let prepared = false;
   try {
     const layer = await store.prepare(work, parent, { labels: { [LABEL_IMPORT_TARGET]: key } });
     prepared = true;
-    const blob = new DigestStream();
-    const tar = new DigestStream();
-    const total = options.progressTotal ?? source.total;
-    const raw = counted(source.stream, total, options.onProgress, options.progressStart);
-    const reader = new TarReader(tar.tap(maybeGunzip(blob.tap(raw))), { maxBytes: limits.maxBytes, maxEntries: limits.maxEntries });
-    const applier = new LayerApplier(layer, limits, signal);
-    for await (const entry of reader) {
-      checkAborted(signal, SYSCALL, key);
-      await applier.apply(entry);
-    }
-    await applier.finish();
-    if (expect !== undefined) {
-      if (expect.size !== undefined && blob.size !== expect.size) {
-        throw fsError('EINTEGRITY', { syscall: 'digest', path: expect.name, detail: `blob is ${blob.size} bytes, expected ${expect.size}` });
-      }
-      if (expect.digest !== undefined) checkDigest(blob.digest(), expect.digest, expect.name);
-      if (expect.diffId !== undefined) checkDigest(tar.digest(), expect.diffId, `${expect.name} (uncompressed)`);
-    }
-    checkAborted(signal, SYSCALL, key);
+    await task(layer);
+    checkAborted(options.signal, SYSCALL, key);
     const info = await store.commit(key, work, { labels: options.labels ?? {} });
     prepared = false;
     return info;
   } finally {
     if (prepared) await store.remove(work).catch(() => undefined);
-    (source.stream as Partial<Readable>).destroy?.();
   }
 }
 
@@ -173,10 +226,10 @@ class LayerApplier {
     this.#signal = signal;
   }
 
-  async apply(entry: TarEntry): Promise<void> {
+  async apply(entry: TarEntry & { readonly blocks?: readonly BlockRef[] }): Promise<void> {
     const { header } = entry;
     try {
-      await this.#apply(header, entry.body);
+      await this.#apply(header, entry.body, entry.blocks);
     } catch (error) {
       throw entryError(error, header.path);
     }
@@ -190,7 +243,7 @@ class LayerApplier {
     }
   }
 
-  async #apply(header: TarEntryHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+  async #apply(header: TarEntryHeader, body: AsyncIterable<Uint8Array>, blocks: readonly BlockRef[] | undefined): Promise<void> {
     const reject = (detail: string): CowstackError => fsError('EINVAL', { syscall: SYSCALL, path: header.path, detail });
     const directory = header.type === 'directory';
     const name = parseEntryName(header.path, directory, this.#limits.maxPathDepth, header.path);
@@ -231,7 +284,7 @@ class LayerApplier {
     } else {
       await this.#touch(parent.node, parent.path);
       if (existing !== undefined) await this.#layer.rm(path, { recursive: true });
-      node = await this.#create(header, body, path, target, reject);
+      node = await this.#create(header, body, blocks, path, target, reject);
     }
     setChild(parent.node, leaf, node);
     node.unpacked = true;
@@ -248,8 +301,8 @@ class LayerApplier {
 
   /** Makes a new entry where nothing is; its parent has been touched. */
   async #create(
-    header: TarEntryHeader, body: AsyncIterable<Uint8Array>, path: string, target: LinkTarget | undefined,
-    reject: (detail: string) => CowstackError,
+    header: TarEntryHeader, body: AsyncIterable<Uint8Array>, blocks: readonly BlockRef[] | undefined, path: string,
+    target: LinkTarget | undefined, reject: (detail: string) => CowstackError,
   ): Promise<PathNode> {
     const layer = this.#layer;
     const time = new Date(header.mtimeMs);
@@ -259,7 +312,8 @@ class LayerApplier {
         await layer.chown(path, header.uid, header.gid);
         return pathNode('dir', header.mtimeMs);
       case 'file':
-        await this.#writeFile(path, header, body);
+        if (blocks === undefined) await this.#writeFile(path, header, body);
+        else await (layer as SnapshotLayer).createFileFromBlocks(path, header.mode, header.size, blocks);
         await layer.chown(path, header.uid, header.gid);
         await layer.utimes(path, time, time);
         return pathNode('other');

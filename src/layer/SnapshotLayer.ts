@@ -1,4 +1,5 @@
 import { Readable, Writable } from 'node:stream';
+import { EMPTY_VECTOR, vectorSet, type BlockRef } from '../core/BlockVector.js';
 import { dirMapEntries, dirMapGet } from '../core/DirMap.js';
 import type { Entry, FileEntry, NodeRecord } from '../core/Entry.js';
 import { fsError } from '../core/errors.js';
@@ -82,6 +83,24 @@ export class SnapshotLayer implements Layer {
       const target = this.#openForWrite(tree, path, true, false, namespace.permissionBits(mode, call), now, call);
       const file = await replaceContent(this.#host.blocks, target.file, bytes, now);
       return withRecord(target.tree, target.place, target.stored, file);
+    });
+  }
+
+  /**
+   * Creates the regular file `path` (nothing may be there: `EEXIST`) of `size` bytes whose blocks
+   * are `refs`, in the canonical form (`fileContent.ts`: block `i` holds bytes `[i·B, (i+1)·B)`,
+   * `null` for a hole, `⌈size/B⌉` of them, else `EINVAL`). Nothing is read or stored: the blocks
+   * are the caller's to provide, as a lazy pull's come from a block source when first read.
+   * Not part of `Layer`.
+   */
+  async createFileFromBlocks(path: string, mode: number, size: number, refs: readonly BlockRef[]): Promise<void> {
+    await this.#write('open', path, (tree, call, now) => {
+      const length = checkLength(size, call);
+      const count = Math.ceil(length / this.#host.blocks.blockSize);
+      if (refs.length !== count) throw fsError('EINVAL', { ...call, detail: `a file of ${length} bytes has ${count} blocks, not ${refs.length}` });
+      const target = this.#openForWrite(tree, path, true, true, namespace.permissionBits(mode, call), now, call);
+      const blocks = vectorSet(EMPTY_VECTOR, refs.map((ref, i) => [i, ref] as const));
+      return withRecord(target.tree, target.place, target.stored, { ...target.file, size: length, blocks, mtimeMs: now, ctimeMs: now });
     });
   }
 

@@ -52,9 +52,10 @@ export interface PushOptions extends RegistryOptions {
 
 export interface PullOptions extends RegistryOptions {
   /**
-   * Asks for a lazy pull. The engine cannot yet leave blocks remote (the hook it needs is
-   * described in `blockIndexArtifact.ts`), so the image is pulled whole: the result is the same
-   * mountable image, only not at once.
+   * Pull lazily: fetch the manifest, the config and the image's block indexes (published by a
+   * `push` with `lazy` from a store of the same block size), make the snapshots from the indexes
+   * alone, and fetch each block by an HTTP range request the first time it is read, checked
+   * against its id, then kept. An image without such indexes is pulled in full.
    */
   lazy?: boolean;
 }

@@ -1,17 +1,13 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { BlockId } from '../core/BlockId.js';
 import { fsError, hasCode } from '../core/errors.js';
-import { checkDigest, DigestStream, digestHex, digestOf, type Digest } from '../image/digest.js';
+import { digestHex, digestOf, type Digest } from '../image/digest.js';
 import type { BlobDescriptor } from '../image/imageExport.js';
 import { MEDIA_TYPES, parseDescriptor, parseJson, type Descriptor } from '../image/oci/documents.js';
-import { maybeGunzip } from '../image/tar/index.js';
 import { isZeroBlock } from '../store/isZeroBlock.js';
 import { BlockIndex, MAX_BLOCK_INDEX_BYTES, buildBlockIndex } from './BlockIndex.js';
-import type { BlockSource } from './BlockSource.js';
 import type { RegistryClient } from './RegistryClient.js';
 import type { RemoteImage } from './remoteImage.js';
 import type { LocalBlob } from './sendBlobs.js';
@@ -42,7 +38,6 @@ import type { LocalBlob } from './sendBlobs.js';
 export const BLOCK_INDEX_MEDIA_TYPE = 'application/vnd.cowstack.block-index.v1';
 export const LAYER_ANNOTATION = 'cowstack.layer.digest';
 export const BLOCK_SIZE_ANNOTATION = 'cowstack.block-size';
-const UNCOMPRESSED_LAYER = 'application/vnd.oci.image.layer.v1.tar';
 const EMPTY_JSON = Buffer.from('{}');
 const EMPTY_CONFIG: BlobDescriptor = { mediaType: 'application/vnd.oci.empty.v1+json', digest: digestOf(EMPTY_JSON), size: EMPTY_JSON.length };
 
@@ -50,23 +45,6 @@ const EMPTY_CONFIG: BlobDescriptor = { mediaType: 'application/vnd.oci.empty.v1+
 export interface BlockIndexArtifact {
   readonly blobs: readonly LocalBlob[];
   readonly manifest: Buffer;
-}
-
-/**
- * `exportImage`'s gzip'd layers, uncompressed next to them in `layout`: each blob is then its
- * layer's diffID, which is checked (`EINTEGRITY`: `exportImage` wrote something else).
- */
-export async function uncompressLayers(layers: readonly LocalBlob[], diffIds: readonly Digest[], layout: string): Promise<LocalBlob[]> {
-  const out: LocalBlob[] = [];
-  for (const [i, layer] of layers.entries()) {
-    const diffId = diffIds[i]!;
-    const path = join(layout, 'blobs', 'sha256', digestHex(diffId));
-    const tar = new DigestStream();
-    await pipeline(tar.tap(maybeGunzip(createReadStream(layer.path))), createWriteStream(path));
-    checkDigest(tar.digest(), diffId, `${layer.descriptor.digest} (uncompressed)`);
-    out.push({ descriptor: { mediaType: UNCOMPRESSED_LAYER, digest: diffId, size: tar.size }, path });
-  }
-  return out;
 }
 
 /**
@@ -152,34 +130,6 @@ export async function fetchBlockIndexes(client: RegistryClient, image: RemoteIma
     return indexes;
   }
   throw fsError('ENOENT', { syscall: 'blockIndex', path: image.digest, detail: `no block index at block size ${blockSize} refers to this image: push it with lazy from a store of that block size` });
-}
-
-/**
- * A `BlockSource` over the layers of one image: a block is fetched with one range request into
- * the first layer whose index has it, and checked against its id (`EINTEGRITY`).
- */
-export class RegistryBlockSource implements BlockSource {
-  readonly #client: RegistryClient;
-  readonly #indexes: readonly BlockIndex[];
-
-  constructor(client: RegistryClient, indexes: readonly BlockIndex[]) {
-    this.#client = client;
-    this.#indexes = indexes;
-  }
-
-  async fetch(id: BlockId): Promise<Uint8Array | undefined> {
-    for (const index of this.#indexes) {
-      const range = index.locate(id);
-      if (range === undefined) continue;
-      const bytes = await this.#client.readRange(index.layer, range.offset, range.length);
-      const actual = createHash('sha256').update(bytes).digest('hex');
-      if (actual !== id) {
-        throw fsError('EINTEGRITY', { syscall: 'digest', path: `${index.layer} bytes ${range.offset}-${range.offset + range.length - 1}`, detail: `block is sha256:${actual}, expected sha256:${id}` });
-      }
-      return bytes;
-    }
-    return undefined;
-  }
 }
 
 /** The tag of the referrers tag schema: `sha256-<hex>`. */

@@ -7,4 +7,4 @@ export { pull } from './pull.js';
 export { parseReference, formatReference, isLoopback } from './Reference.js';
 export type { Reference } from './Reference.js';
 export type { Credentials, PullOptions, PushOptions, PushResult, RegistryOptions } from './RegistryOptions.js';
-export type { BlockSource } from './BlockSource.js';
+export { RegistryBlockSource, registrySources } from './RegistryBlockSource.js';

@@ -6,7 +6,7 @@ import { digestHex, digestOf } from '../image/digest.js';
 import { exportImage, type BlobDescriptor } from '../image/imageExport.js';
 import { checkAborted } from '../image/oci/byteStream.js';
 import type { Store } from '../snapshots/Store.js';
-import { prepareBlockIndexArtifact, publishBlockIndexArtifact, uncompressLayers } from './blockIndexArtifact.js';
+import { prepareBlockIndexArtifact, publishBlockIndexArtifact } from './blockIndexArtifact.js';
 import { checkRepository, parseReference } from './Reference.js';
 import { RegistryClient } from './RegistryClient.js';
 import type { PushOptions, PushResult } from './RegistryOptions.js';
@@ -43,14 +43,10 @@ export async function push(store: Store, key: string, ref: string, options: Push
   const client = new RegistryClient(reference, options, SYSCALL, 'pull,push');
   const layout = await mkdtemp(join(tmpdir(), 'cowstack-push-'));
   try {
-    const image = await exportImage(store, key, layout, { signal });
+    const image = await exportImage(store, key, layout, { signal, compress: options.lazy !== true });
     const blobPath = (descriptor: BlobDescriptor): string => join(layout, 'blobs', 'sha256', digestHex(descriptor.digest));
-    let layers: readonly LocalBlob[] = image.layers.map((descriptor) => ({ descriptor, path: blobPath(descriptor) }));
-    let manifestBytes: Buffer = await readFile(blobPath(image.manifest));
-    if (options.lazy === true) {
-      layers = await uncompressLayers(layers, image.diffIds, layout);
-      manifestBytes = withLayers(manifestBytes, layers.map((layer) => layer.descriptor));
-    }
+    const layers: readonly LocalBlob[] = image.layers.map((descriptor) => ({ descriptor, path: blobPath(descriptor) }));
+    const manifestBytes = await readFile(blobPath(image.manifest));
     const manifest = { mediaType: image.manifest.mediaType, digest: digestOf(manifestBytes), size: manifestBytes.length };
     if (reference.digest !== undefined && reference.digest !== manifest.digest) {
       throw fsError('EINVAL', { syscall: SYSCALL, path: ref, detail: `the image's manifest is ${manifest.digest}, not the digest the reference names` });
@@ -64,10 +60,4 @@ export async function push(store: Store, key: string, ref: string, options: Push
   } finally {
     await rm(layout, { recursive: true, force: true });
   }
-}
-
-/** The manifest's JSON with its `layers` replaced (every other field kept as `exportImage` wrote it). */
-function withLayers(manifest: Buffer, layers: readonly BlobDescriptor[]): Buffer {
-  const document = JSON.parse(manifest.toString('utf8')) as Record<string, unknown>;
-  return Buffer.from(JSON.stringify({ ...document, layers: layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })) }));
 }

@@ -20,7 +20,7 @@ import { importTreeInto } from '../image/treeImport.js';
 import type { Layer } from '../layer/Layer.js';
 import type { LayerHost } from '../layer/LayerHost.js';
 import { SnapshotLayer } from '../layer/SnapshotLayer.js';
-import type { BlockStore } from '../store/BlockStore.js';
+import type { FetchingBlockStore } from '../store/FetchingBlockStore.js';
 import { SerialQueue } from './SerialQueue.js';
 import type { CatalogEntry, SnapshotPersistence } from './SnapshotPersistence.js';
 import { SnapshotState, type SnapshotKind } from './SnapshotState.js';
@@ -39,7 +39,7 @@ export class SnapshotStore implements Store {
   readonly blockSize: number;
   readonly dir: string | undefined;
   readonly readOnly: boolean;
-  readonly #blocks: BlockStore;
+  readonly #blocks: FetchingBlockStore;
   readonly #hasher: Hasher;
   readonly #snapshots = new Map<string, SnapshotState>();
   readonly #queue = new SerialQueue();
@@ -50,7 +50,7 @@ export class SnapshotStore implements Store {
   readonly #onClose: (() => Promise<void>) | undefined;
   #closed = false;
 
-  constructor(blocks: BlockStore, hasher: Hasher, options: StoreSetup) {
+  constructor(blocks: FetchingBlockStore, hasher: Hasher, options: StoreSetup) {
     this.blockSize = blocks.blockSize;
     this.dir = options.dir;
     this.readOnly = options.readOnly;
@@ -235,7 +235,14 @@ export class SnapshotStore implements Store {
         // A snapshot whose tree cannot be read may reference any block: sweep none while one exists,
         // so gc never turns damage it cannot see into loss.
         const blind = [...this.#snapshots.values()].some((state) => state.damaged !== undefined);
-        if (!blind) for (const id of this.#blocks.ids()) if (!live.has(id)) garbage.push(id);
+        if (!blind) {
+          for (const id of this.#blocks.ids()) if (!live.has(id)) garbage.push(id);
+          // Block sources no snapshot needs any more: every block they cover is stored (and, the
+          // save above having synced the packs, durable) or unreferenced.
+          const remote = new Set<BlockId>();
+          for (const id of live) if (!this.#blocks.has(id)) remote.add(id);
+          await this.#blocks.prune(remote);
+        }
         options.signal?.throwIfAborted();
         const freed = await this.#blocks.delete(garbage);
         options.onProgress?.({ done: freed.blocks, total: garbage.length, unit: 'blocks' });
@@ -254,6 +261,7 @@ export class SnapshotStore implements Store {
     });
     const problems: CheckProblem[] = damaged.map((problem) => ({ code: problem.code, message: problem.message }));
     const bad = new Set(damaged.map((problem) => problem.id));
+    const remote = new Set<BlockId>();
     for (const state of this.#snapshots.values()) {
       options.signal?.throwIfAborted();
       if (state.damaged !== undefined) {
@@ -264,11 +272,12 @@ export class SnapshotStore implements Store {
         if (record.type !== 'file') return;
         vectorForEach(record.blocks, (index, id) => {
           if (bad.has(id)) problems.push({ code: 'EINTEGRITY', key: state.key, path, message: `block ${index} (${id}) is damaged` });
+          else if (this.#blocks.isRemote(id)) remote.add(id);
           else if (!this.#blocks.has(id)) problems.push({ code: 'EINTEGRITY', key: state.key, path, message: `block ${index} (${id}) is missing` });
         });
       });
     }
-    return { ok: problems.length === 0, blocksChecked: total, problems };
+    return { ok: problems.length === 0, blocksChecked: total, blocksRemote: remote.size, problems };
   }
 
   async importTree(key: string, parent: string | undefined, dir: string, options: LongOperation = {}): Promise<SnapshotInfo> {
@@ -311,7 +320,7 @@ export class SnapshotStore implements Store {
   }
 
   pull(ref: string, options?: PullOptions): Promise<SnapshotInfo> {
-    return pull(this, ref, options);
+    return pull(this, ref, options, this.#blocks);
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import type { ExportImageOptions, ExportedImage } from '../image/imageExport.js'
 import type { ImportImageOptions } from '../image/imageImport.js';
 import type { ExportLayerOptions } from '../image/layerExport.js';
 import type { ImportLayerOptions, LayerSource } from '../image/layerImport.js';
-import type { PullOptions, PushOptions, PushResult } from '../registry/RegistryOptions.js';
+import type { Credentials, PullOptions, PushOptions, PushResult } from '../registry/RegistryOptions.js';
 import type { Layer } from '../layer/Layer.js';
 import type { SnapshotKind } from './SnapshotState.js';
 
@@ -23,6 +23,12 @@ export interface OpenOptions {
   verifyReads?: boolean;
   /** Open without the writer lock; every write rejects with `EROFS`. */
   readOnly?: boolean;
+  /**
+   * Credentials for the registries that lazily pulled snapshots fetch their blocks from, when
+   * the store is opened again (a cowstack extension: the store never saves credentials; within
+   * the process that pulled, the pull's own `auth` is used).
+   */
+  registryAuth?: Credentials;
 }
 
 export interface SnapshotInfo {
@@ -67,6 +73,11 @@ export interface CheckProblem {
 export interface CheckReport {
   ok: boolean;
   blocksChecked: number;
+  /**
+   * Distinct blocks that snapshots reference but the store has not fetched yet from the source a
+   * lazy pull left (a cowstack extension): not damage, and not counted in `blocksChecked`.
+   */
+  blocksRemote: number;
   problems: CheckProblem[];
 }
 
@@ -148,8 +159,9 @@ export interface Store {
   push(key: string, ref: string, options?: PushOptions): Promise<PushResult>;
   /**
    * Pulls image `ref` into committed snapshots keyed by chain ID, fetching only layers the store
-   * lacks; every blob verified against its digest. `lazy` is accepted but not built yet: the
-   * image is pulled in full (design.md, "Registries").
+   * lacks; every blob verified against its digest. With `lazy`, only block indexes are fetched
+   * and each block comes by a range request when first read, checked, then kept (design.md,
+   * "Lazy pull").
    */
   pull(ref: string, options?: PullOptions): Promise<SnapshotInfo>;
   close(): Promise<void>;

@@ -40,6 +40,40 @@ describe.skipIf(!hasRegistry)(`cowstack push and pull${skipReason}`, () => {
     expect(diff.status, diff.stdout + diff.stderr).toBe(0);
   });
 
+  it('pulls lazily: the image mounts at once, and blocks come when read, in later commands too', async () => {
+    const source = await tempDir('cowstack-cli-push-');
+    const target = await tempDir('cowstack-cli-pull-');
+    const tree = await tempDir('cowstack-cli-tree-');
+    await makeTree(tree);
+    expectOk(await cowstack(['--store', source, 'init', '--block-size', '4K']));
+    expectOk(await cowstack(['--store', source, 'import', tree, 'base']));
+    const ref = `${registry.host}/cli/lazy:v1`;
+    expectOk(await cowstack(['--store', source, 'push', 'base', ref, '--lazy']));
+
+    expectOk(await cowstack(['--store', target, 'init', '--block-size', '4K']));
+    const pulled = await cowstack(['--store', target, 'pull', ref, '--lazy']);
+    expectOk(pulled);
+    const top = pulled.stdout.trim();
+    const remote = (await cowstackJson<{ ok: boolean; blocksRemote: number }>(target, ['check', '--json']));
+    expect(remote.ok).toBe(true);
+    expect(remote.blocksRemote).toBeGreaterThanOrEqual(3); // data/big.bin's distinct blocks and the three small files
+    expect((await cowstack(['--store', target, 'check'])).stdout).toBe(`ok: 0 block(s) checked, ${remote.blocksRemote} not fetched yet (lazy pull)\n`);
+
+    // `cat` opens the store read-only: it fetches and serves, and keeps nothing.
+    const cat = await cowstack(['--store', target, 'cat', top, '/etc/hosts']);
+    expectOk(cat);
+    expect(cat.stdout).toBe('127.0.0.1 localhost\n');
+    expect((await cowstackJson<{ blocksRemote: number }>(target, ['check', '--json'])).blocksRemote).toBe(remote.blocksRemote);
+
+    // gc keeps the source while blocks are remote; a later process reads the whole tree through it.
+    expectOk(await cowstack(['--store', target, 'gc']));
+    expect((await cowstackJson<{ blocksRemote: number }>(target, ['check', '--json'])).blocksRemote).toBe(remote.blocksRemote);
+    const exported = await tempDir('cowstack-cli-out-');
+    expectOk(await cowstack(['--store', target, 'export', top, `${exported}/tree`, '--tree']));
+    const diff = spawnSync('diff', ['-r', '--no-dereference', tree, `${exported}/tree`], { encoding: 'utf8' });
+    expect(diff.status, diff.stdout + diff.stderr).toBe(0);
+  });
+
   it('fails with one line and exit 3 for an image the registry does not have', async () => {
     const store = await tempDir('cowstack-cli-pull-');
     const result = await cowstack(['--store', store, 'pull', `${registry.host}/cli/missing:v1`]);

@@ -10,11 +10,12 @@ import { exportLayer } from '../../src/image/layerExport.js';
 import { isZeroBlock } from '../../src/store/isZeroBlock.js';
 import { BlockIndex, buildBlockIndex } from '../../src/registry/BlockIndex.js';
 import {
-  BLOCK_INDEX_MEDIA_TYPE, RegistryBlockSource, fetchBlockIndexes, prepareBlockIndexArtifact, publishBlockIndexArtifact,
+  BLOCK_INDEX_MEDIA_TYPE, fetchBlockIndexes, prepareBlockIndexArtifact, publishBlockIndexArtifact,
 } from '../../src/registry/blockIndexArtifact.js';
 import { pull } from '../../src/registry/pull.js';
 import { push } from '../../src/registry/push.js';
 import { parseReference } from '../../src/registry/Reference.js';
+import { RegistryBlockSource } from '../../src/registry/RegistryBlockSource.js';
 import { RegistryClient } from '../../src/registry/RegistryClient.js';
 import { resolveRemoteImage } from '../../src/registry/remoteImage.js';
 import { sendBlobs, type LocalBlob } from '../../src/registry/sendBlobs.js';
@@ -133,7 +134,7 @@ describe.skipIf(!hasRegistry)(`block indexes in a registry (lazy pull, registry 
     const image = await resolveRemoteImage(client, 'v1', 'pull');
     const indexes = await fetchBlockIndexes(client, image, 4096);
     expect(indexes.map((index) => index.layer)).toEqual(image.layers.map((layer) => layer.digest));
-    const source = new RegistryBlockSource(client, indexes);
+    const source = new RegistryBlockSource(parseReference(ref('image:v1')), image.digest, indexes, {});
     const layer = await fixture.store.mount('child');
     fixture.proxy.requests.length = 0;
     let fetched = 0;
@@ -192,7 +193,7 @@ describe.skipIf(!hasRegistry)(`block indexes in a registry (lazy pull, registry 
     try {
       await file.write(Buffer.from([original[entry.offset! + 10]! ^ 1]), 0, 1, entry.offset! + 10);
       await file.close();
-      await expect(new RegistryBlockSource(client, indexes).fetch(id)).rejects.toMatchObject({ code: 'EINTEGRITY', message: expect.stringContaining(id) });
+      await expect(new RegistryBlockSource(parseReference(ref('image:v1')), image.digest, indexes, {}).fetch(id)).rejects.toMatchObject({ code: 'EINTEGRITY', message: expect.stringContaining(id) });
     } finally {
       await writeFile(path, original);
     }

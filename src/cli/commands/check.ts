@@ -12,7 +12,7 @@ export const check: Command = {
     'sound. Prints one line per problem (CODE KEY PATH message). Exits 4 when it finds any.',
   examples: ['cowstack check || echo "store damaged"', 'cowstack check --json'],
   options: {
-    json: { type: 'boolean', description: 'print the CheckReport: { ok, blocksChecked, problems }' },
+    json: { type: 'boolean', description: 'print the CheckReport: { ok, blocksChecked, blocksRemote, problems }' },
   },
   access: 'read',
   bulk: true,
@@ -25,7 +25,7 @@ export const check: Command = {
       for (const problem of report.problems) {
         await out.line([problem.code, problem.key ?? '-', problem.path ?? '-', problem.message].join(' '));
       }
-      await out.line(`${report.ok ? 'ok' : `${formatCount(report.problems.length)} problem(s)`}: ${formatCount(report.blocksChecked)} block(s) checked`);
+      await out.line(`${report.ok ? 'ok' : `${formatCount(report.problems.length)} problem(s)`}: ${formatCount(report.blocksChecked)} block(s) checked${report.blocksRemote > 0 ? `, ${formatCount(report.blocksRemote)} not fetched yet (lazy pull)` : ''}`);
     }
     return report.ok ? EXIT.ok : EXIT.integrity;
   },

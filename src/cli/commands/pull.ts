@@ -9,12 +9,14 @@ export const pull: Command = {
   description:
     'Pulls image REF (host[:port]/name[:tag|@digest]) into committed snapshots keyed by chain ID, as `import`\n' +
     'does for an image on disk; layers the store already has are not fetched, and every blob is checked against\n' +
-    'its digest. Prints the top snapshot\'s key. --lazy is accepted but not built yet: the image is pulled in full.\n' +
+    'its digest. Prints the top snapshot\'s key. With --lazy, an image pushed with `push --lazy` is mountable once\n' +
+    'its block indexes are fetched: each block is fetched by a range request when first read, checked, and kept\n' +
+    '(read-only commands such as `cat` serve it without keeping it); other images are pulled in full.\n' +
     'Credentials come from $COWSTACK_REGISTRY_USERNAME and $COWSTACK_REGISTRY_PASSWORD.',
-  examples: ['cowstack pull 127.0.0.1:5000/web:v1', 'cowstack pull registry.lan:5000/web:v1 --insecure'],
+  examples: ['cowstack pull 127.0.0.1:5000/web:v1 --lazy', 'cowstack pull registry.lan:5000/web:v1 --insecure'],
   options: {
     insecure: { type: 'boolean', description: 'allow plain HTTP to a registry that is not on loopback' },
-    lazy: { type: 'boolean', description: 'fetch blocks when first read (not built yet: pulls in full)' },
+    lazy: { type: 'boolean', description: 'fetch each block when first read (images pushed with --lazy)' },
   },
   access: 'write',
   bulk: true,

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { fsError } from '../../core/errors.js';
 import type { Hasher } from '../../hashing/Hasher.js';
+import type { SourceFactory } from '../BlockSource.js';
+import { FetchingBlockStore } from '../FetchingBlockStore.js';
 import { SnapshotStore } from '../../snapshots/SnapshotStore.js';
 import type { Store } from '../../snapshots/Store.js';
 import { DiskBlockStore } from './DiskBlockStore.js';
@@ -9,6 +11,7 @@ import type { FileSystem } from './FileSystem.js';
 import { NodeFileSystem } from './NodeFileSystem.js';
 import { PackStore } from './PackStore.js';
 import { STORE_VERSION, readConfig, writeConfig } from './StoreConfig.js';
+import { SourceCatalog } from './SourceCatalog.js';
 import { StoreLock } from './StoreLock.js';
 import { TreeCodec } from './TreeCodec.js';
 
@@ -20,6 +23,8 @@ export interface DiskStoreOptions {
   readonly hasher: Hasher;
   readonly verifyReads: boolean;
   readonly readOnly: boolean;
+  /** Makes the block sources saved in the store again (lazily pulled snapshots fetch from them). */
+  readonly sourceFactory: SourceFactory;
   /** The file layer; tests swap in one that injects faults. */
   readonly fileSystem?: FileSystem;
   /** Pack size target; tests use small packs to exercise compaction. */
@@ -29,7 +34,8 @@ export interface DiskStoreOptions {
 /**
  * Opens (creating when missing and writable) the durable store in `dir`: takes the writer lock,
  * reads the config, opens the packs (recovering a torn tail, catching the index up), loads the
- * catalog and its trees. Nothing is left locked or open when it rejects.
+ * catalog and its trees, and makes its block sources again (a record the factory refuses is left
+ * out: the blocks it would fetch are then missing, as `check` reports). Nothing is left locked or open when it rejects.
  */
 export async function openDiskStore(options: DiskStoreOptions): Promise<Store> {
   const fs = options.fileSystem ?? new NodeFileSystem();
@@ -53,7 +59,16 @@ export async function openDiskStore(options: DiskStoreOptions): Promise<Store> {
     try {
       const catalog = new DiskCatalog(fs, dir, packs, new TreeCodec());
       const entries = await catalog.load();
-      return new SnapshotStore(new DiskBlockStore(config.blockSize, packs, options.hasher, options.verifyReads), options.hasher, {
+      const sourceCatalog = new SourceCatalog(fs, dir, packs);
+      const sources = (await sourceCatalog.load(options.readOnly)).flatMap((record) => {
+        try {
+          return [options.sourceFactory(record)];
+        } catch {
+          return [];
+        }
+      });
+      const disk = new DiskBlockStore(config.blockSize, packs, options.hasher, options.verifyReads);
+      return new SnapshotStore(new FetchingBlockStore(disk, sourceCatalog, sources), options.hasher, {
         dir,
         readOnly: options.readOnly,
         persistence: catalog,

@@ -1,0 +1,188 @@
+import type { BlockId } from '../core/BlockId.js';
+import type { BlockRef } from '../core/BlockVector.js';
+import { fsError } from '../core/errors.js';
+import type { BlockSource, SourcePersistence } from './BlockSource.js';
+import type { BlockProblem, BlockStore, BlockStoreStats } from './BlockStore.js';
+
+/** Range requests one store keeps in flight at most: a large read asks for every block at once. */
+const MAX_CONCURRENT_FETCHES = 8;
+
+/**
+ * A block store that fetches the blocks it lacks from its sources (`BlockSource`): the engine
+ * side of a lazy pull. Every call but `get` goes to the store it wraps, so `has`, `sizeOf`,
+ * `stats`, `ids` and `verify` count stored blocks only; a block a snapshot names but nobody has
+ * fetched yet is *remote* (`isRemote`), neither stored nor lost.
+ *
+ * `get(id)` of a block not stored asks the sources that cover it, in the order they were
+ * attached; the first to answer gives the bytes, which are stored (`put` hashes them again and
+ * must give `id` back, else `EINTEGRITY`) and returned. So a block is fetched once, then kept:
+ * concurrent reads of one id share one fetch, and a read-only or failed store (whose `put` would
+ * reject) serves the bytes without keeping them. A block no source has rejects as the wrapped
+ * store does for a missing block (`EINTEGRITY`).
+ *
+ * Sources live as long as some snapshot still needs them: `attach` adds one (durably, through
+ * `persistence`, before the caller makes any snapshot that relies on it) and pins it until the
+ * caller releases it; `prune` (the collector, after it has saved the catalog and synced the
+ * blocks) drops every unpinned source that covers none of the blocks still remote.
+ */
+export class FetchingBlockStore implements BlockStore {
+  readonly blockSize: number;
+  readonly #inner: BlockStore;
+  readonly #persistence: SourcePersistence | undefined;
+  /** By `record.name`, in the order attached. */
+  readonly #sources = new Map<string, BlockSource>();
+  /** How many attach calls hold each source name. */
+  readonly #pins = new Map<string, number>();
+  readonly #fetching = new Map<BlockId, Promise<Uint8Array>>();
+  readonly #waiting: (() => void)[] = [];
+  #active = 0;
+  #fetched = 0;
+
+  constructor(inner: BlockStore, persistence: SourcePersistence | undefined, sources: readonly BlockSource[] = []) {
+    this.blockSize = inner.blockSize;
+    this.#inner = inner;
+    this.#persistence = persistence;
+    for (const source of sources) this.#sources.set(source.record.name, source);
+  }
+
+  /** Blocks fetched from sources since the store was opened. */
+  get fetchedBlocks(): number {
+    return this.#fetched;
+  }
+
+  get sourceCount(): number {
+    return this.#sources.size;
+  }
+
+  /** Whether `id` is not stored but a source covers it. */
+  isRemote(id: BlockId): boolean {
+    if (this.#inner.has(id)) return false;
+    for (const source of this.#sources.values()) if (source.covers(id)) return true;
+    return false;
+  }
+
+  /**
+   * Adds `source` (replacing one of the same name), saved before this resolves; resolves to the
+   * function that unpins it. A pinned source is never pruned.
+   */
+  async attach(source: BlockSource): Promise<() => void> {
+    const { name } = source.record;
+    this.#inner.checkWritable('attach');
+    const next = new Map(this.#sources);
+    next.set(name, source);
+    await this.#persistence?.save([...next.values()].map((item) => item.record));
+    this.#sources.set(name, source);
+    this.#pins.set(name, (this.#pins.get(name) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const pins = this.#pins.get(name)! - 1;
+      if (pins === 0) this.#pins.delete(name);
+      else this.#pins.set(name, pins);
+    };
+  }
+
+  /**
+   * Drops every unpinned source that covers none of `needed` (the referenced blocks not stored),
+   * saved before this resolves. Resolves to how many were dropped.
+   */
+  async prune(needed: ReadonlySet<BlockId>): Promise<number> {
+    const kept = new Map<string, BlockSource>();
+    for (const [name, source] of this.#sources) {
+      if (this.#pins.has(name) || coversAny(source, needed)) kept.set(name, source);
+    }
+    const dropped = this.#sources.size - kept.size;
+    if (dropped === 0) return 0;
+    await this.#persistence?.save([...kept.values()].map((source) => source.record));
+    this.#sources.clear();
+    for (const [name, source] of kept) this.#sources.set(name, source);
+    return dropped;
+  }
+
+  put(blocks: readonly Uint8Array[]): Promise<BlockRef[]> {
+    return this.#inner.put(blocks);
+  }
+
+  get(id: BlockId): Promise<Uint8Array> {
+    if (this.#sources.size === 0 || this.#inner.has(id)) return this.#inner.get(id);
+    let pending = this.#fetching.get(id);
+    if (pending === undefined) {
+      pending = this.#fetch(id).finally(() => this.#fetching.delete(id));
+      this.#fetching.set(id, pending);
+    }
+    return pending;
+  }
+
+  has(id: BlockId): boolean {
+    return this.#inner.has(id);
+  }
+
+  delete(ids: Iterable<BlockId>): Promise<BlockStoreStats> {
+    return this.#inner.delete(ids);
+  }
+
+  ids(): Iterable<BlockId> {
+    return this.#inner.ids();
+  }
+
+  sizeOf(id: BlockId): number {
+    return this.#inner.sizeOf(id);
+  }
+
+  stats(): BlockStoreStats {
+    return this.#inner.stats();
+  }
+
+  verify(onProgress?: (done: number, total: number) => void): Promise<BlockProblem[]> {
+    return this.#inner.verify(onProgress);
+  }
+
+  checkWritable(syscall: string): void {
+    this.#inner.checkWritable(syscall);
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+
+  async #fetch(id: BlockId): Promise<Uint8Array> {
+    for (const source of [...this.#sources.values()]) {
+      if (!source.covers(id)) continue;
+      const bytes = await this.#limited(() => source.fetch(id));
+      if (bytes === undefined) continue;
+      this.#fetched++;
+      await this.#keep(id, bytes);
+      return bytes;
+    }
+    return this.#inner.get(id);
+  }
+
+  /** Stores a fetched block, unless the store takes no writes now (read-only, failed): then it is only served. */
+  async #keep(id: BlockId, bytes: Uint8Array): Promise<void> {
+    try {
+      this.#inner.checkWritable('read');
+    } catch {
+      return;
+    }
+    const [stored] = await this.#inner.put([bytes]);
+    if (stored !== id) throw fsError('EINTEGRITY', { syscall: 'read', detail: `a source answered block ${id} with bytes whose id is ${stored ?? 'a hole'}` });
+  }
+
+  /** Runs `task` once fewer than `MAX_CONCURRENT_FETCHES` others run. */
+  async #limited<T>(task: () => Promise<T>): Promise<T> {
+    while (this.#active >= MAX_CONCURRENT_FETCHES) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#active++;
+    try {
+      return await task();
+    } finally {
+      this.#active--;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+
+function coversAny(source: BlockSource, ids: Iterable<BlockId>): boolean {
+  for (const id of ids) if (source.covers(id)) return true;
+  return false;
+}
