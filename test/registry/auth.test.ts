@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/index.js';
+import { openStore, type Store } from '../../src/index.js';
 import { pull } from '../../src/registry/pull.js';
 import { push } from '../../src/registry/push.js';
 import { dumpLayer, keys, openMemoryStore } from '../image/kit.js';
@@ -50,6 +50,30 @@ describe.skipIf(!hasRegistry || !hasHtpasswd)(`Basic auth (htpasswd)${hasRegistr
     const info = await pull(fresh, ref, { auth: USER });
     expect(await dumpLayer(await fresh.mount(info.key))).toEqual(await dumpLayer(await store.mount('image')));
     await fresh.close();
+  });
+
+  it('fetches a lazily pulled image\'s blocks with the pull\'s credentials, and after reopening with registryAuth only', async () => {
+    const ref = `${registry.host}/private/lazy:v1`;
+    await push(store, 'image', ref, { auth: USER, lazy: true });
+    const dir = await mkdtemp(join(tmpdir(), 'cowstack-auth-lazy-'));
+    try {
+      let disk = await openStore({ dir, blockSize: 4096, workers: 0 });
+      await expect(disk.pull(ref, { lazy: true })).rejects.toMatchObject({ code: 'EACCES' });
+      const info = await disk.pull(ref, { lazy: true, auth: USER });
+      expect((await disk.stats()).blocks).toBe(0);
+      await disk.close();
+
+      disk = await openStore({ dir, workers: 0 });
+      await expect((await disk.mount(info.key)).readFile('/secret', 'utf8')).rejects.toMatchObject({ code: 'EACCES' });
+      await disk.close();
+      expect(await readFile(join(dir, 'sources'), 'latin1')).not.toContain(USER.password);
+
+      disk = await openStore({ dir, workers: 0, registryAuth: USER });
+      expect(await (await disk.mount(info.key)).readFile('/secret', 'utf8')).toBe('only for alice\n');
+      await disk.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -146,6 +146,27 @@ describe.skipIf(!hasRegistry)(`lazy pull${skipReason}`, () => {
     await store.close();
   });
 
+  it('resumes a range cut mid-block; past the retries it rejects with ECONNRESET, keeps nothing of it, and a later read works', async () => {
+    const store = await openMemoryStore();
+    const info = await store.pull(ref('image:v1'), { lazy: true });
+    const layer = await store.mount(info.key);
+    const expected = await (await fixture.store.mount('child')).readFile('/etc/hosts');
+    const ranged = (method: string, url: string): boolean => method === 'GET' && url.includes('/blobs/');
+    fixture.proxy.cut({ match: ranged, after: 100 });
+    expect((await layer.readFile('/etc/hosts')).equals(expected)).toBe(true);
+    expect((await store.stats()).blocks).toBe(2);
+
+    const other = await openMemoryStore();
+    const again = await other.pull(ref('image:v1'), { lazy: true });
+    for (let i = 0; i < 3; i++) fixture.proxy.cut({ match: ranged, after: 100 }); // the first try and both retries
+    const file = await (await other.mount(again.key)).open('/etc/hosts');
+    await expect(file.read(Buffer.alloc(10), 0, 10, 0)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect((await other.stats()).blocks).toBe(0);
+    expect((await file.readFile()).equals(expected)).toBe(true);
+    await file.close();
+    await Promise.all([store.close(), other.close()]);
+  });
+
   it('keeps its sources in a durable store: reads after reopening, gc keeps a source while its blocks are needed, then drops it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cowstack-lazy-'));
     try {
