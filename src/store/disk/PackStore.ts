@@ -16,7 +16,7 @@ export const DEFAULT_PACK_TARGET = 32 << 20;
 export const COMPACT_THRESHOLD = 0.5;
 const INDEX_MAGIC = 0x46495743; // "CWIF"
 const INDEX_VERSION = 1;
-/** Read handles kept open, most recently used first. */
+/** Read handles kept open while no read uses them (the least recently used beyond this are closed). */
 const OPEN_READERS = 64;
 
 export interface PackRecord {
@@ -67,6 +67,11 @@ export interface KindStats {
  *   covered and adds what it finds. A record that does not check is skipped when a good record
  *   follows it (damage in place) and cut off with everything after it when none does (a torn
  *   tail).
+ * - A read handle is never closed while a read (or fsync) uses it. Handles are shared per pack
+ *   and counted; at most `OPEN_READERS` stay open once idle. One evicted from that LRU, or whose
+ *   pack `compact` deleted, leaves it at once (the next read of its pack opens a fresh handle)
+ *   and is closed when its last user ends. `close()` and `abandon()` resolve only once every
+ *   handle is closed, waiting for the reads in flight.
  */
 export class PackStore {
   readonly recovery: Recovery;
@@ -77,8 +82,10 @@ export class PackStore {
   readonly #packTarget: number;
   readonly #index: BlockIndex;
   readonly #queue = new SerialQueue();
-  /** Read handles by pack, as promises so concurrent first reads of a pack open it once. */
-  readonly #readers = new Map<number, Promise<StoreFile>>();
+  /** Read handles by pack, least recently used first; concurrent first reads of a pack open it once. */
+  readonly #readers = new Map<number, PackReader>();
+  /** Every read handle not closed yet: in `#readers`, or left it and waiting for its last user. */
+  readonly #unclosed = new Set<PackReader>();
   readonly #packSizes = new Map<number, number>();
   readonly #dirty = new Set<number>();
   readonly #stats: Record<RecordKind, KindStats> = { block: { count: 0, bytes: 0 }, node: { count: 0, bytes: 0 } };
@@ -177,7 +184,9 @@ export class PackStore {
 
   /**
    * The payload of record `id`; with `verify`, re-hashed. Rejects with `EINTEGRITY` when damaged or
-   * missing. A read that races a compaction moving the record is retried at its new place.
+   * missing, `EBADF` once the store is closed. A read that races a compaction moving the record
+   * (and finds the old pack gone) is retried at its new place; one that had its handle already
+   * reads the old pack to the end, as its handle keeps the deleted file.
    */
   async read(id: BlockId, verify: boolean): Promise<Buffer> {
     this.#checkOpen('read');
@@ -194,8 +203,7 @@ export class PackStore {
 
   async #readAt(id: BlockId, location: RecordLocation, verify: boolean): Promise<Buffer> {
     const bytes = Buffer.allocUnsafe(RECORD_HEADER_SIZE + location.length);
-    const reader = await this.#reader(location.pack);
-    const got = await reader.read(bytes, 0, bytes.byteLength, location.offset);
+    const got = await this.#withReader(location.pack, (file) => file.read(bytes, 0, bytes.byteLength, location.offset));
     const header = parseRecordHeader(bytes.subarray(0, got));
     const payload = bytes.subarray(RECORD_HEADER_SIZE, got);
     const damage = typeof header === 'string'
@@ -266,8 +274,7 @@ export class PackStore {
       await this.#guard(async () => {
         for (const pack of [...this.#dirty]) {
           if (victims.includes(pack)) continue;
-          const file = pack === this.#writer?.pack ? this.#writer.file : await this.#reader(pack);
-          await file.sync();
+          await this.#syncPack(pack);
           this.#dirty.delete(pack);
         }
         await this.#fs.syncDir(this.#packDir);
@@ -275,8 +282,8 @@ export class PackStore {
       await this.#saveIndex(victims);
       await this.#guard(async () => {
         for (const pack of victims) {
-          await (await this.#readers.get(pack))?.close();
-          this.#readers.delete(pack);
+          // Reads still using its handle finish on the unlinked file; new ones find it gone.
+          this.#retireReader(pack);
           this.#packSizes.delete(pack);
           this.#dirty.delete(pack);
           await this.#fs.unlink(join(this.#packDir, packFileName(pack)));
@@ -309,9 +316,12 @@ export class PackStore {
     }
   }
 
-  /** Writes the index file (when writable and healthy), syncs, and closes every file, even when that fails. Idempotent. */
+  /**
+   * Writes the index file (when writable and healthy), syncs, and closes every file, even when
+   * that fails; resolves once every file is closed (reads in flight end first). Idempotent.
+   */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed) return this.abandon();
     await this.#queue.drain();
     try {
       if (!this.#readOnly && this.#broken === undefined) {
@@ -323,13 +333,18 @@ export class PackStore {
     }
   }
 
-  /** Closes every file without writing anything: for a store that failed to open, or at the end of `close`. */
+  /**
+   * Closes every file without writing anything: for a store that failed to open, or at the end of
+   * `close`. Idle read handles close at once, those in use when their reads end; resolves once all
+   * are closed. Later reads reject with `EBADF`. Idempotent.
+   */
   async abandon(): Promise<void> {
     this.#closed = true;
-    const files = [this.#writer?.file, ...(await Promise.allSettled(this.#readers.values())).map((r) => (r.status === 'fulfilled' ? r.value : undefined))];
+    const writer = this.#writer;
     this.#writer = undefined;
-    this.#readers.clear();
-    for (const file of files) await file?.close().catch(() => undefined);
+    for (const pack of [...this.#readers.keys()]) this.#retireReader(pack);
+    await writer?.file.close().catch(() => undefined);
+    await Promise.all([...this.#unclosed].map((reader) => reader.closed));
   }
 
   // ---- internals ----
@@ -381,8 +396,7 @@ export class PackStore {
   async #syncDirty(): Promise<void> {
     await this.#guard(async () => {
       for (const pack of [...this.#dirty]) {
-        const file = pack === this.#writer?.pack ? this.#writer.file : await this.#reader(pack);
-        await file.sync();
+        await this.#syncPack(pack);
         this.#dirty.delete(pack);
       }
       if (this.#packsDirDirty) {
@@ -517,22 +531,51 @@ export class PackStore {
     this.#index.deletePack(pack);
   }
 
-  async #reader(pack: number): Promise<StoreFile> {
+  /** fsync(2) of `pack`: through the writer's handle when it is the pack being written, else a read handle. */
+  async #syncPack(pack: number): Promise<void> {
+    if (pack === this.#writer?.pack) await this.#writer.file.sync();
+    else await this.#withReader(pack, (file) => file.sync());
+  }
+
+  /**
+   * Runs `task` on a read handle of `pack`, which stays open until `task` ends: opened (once, for
+   * concurrent callers) or reused, made the most recently used, and counted as in use meanwhile.
+   * Rejects with `EBADF` once the store is closed, so `abandon` never misses a handle.
+   */
+  async #withReader<T>(pack: number, task: (file: StoreFile) => Promise<T>): Promise<T> {
+    this.#checkOpen('read');
     let reader = this.#readers.get(pack);
     if (reader === undefined) {
-      reader = this.#fs.open(join(this.#packDir, packFileName(pack)), 'r');
-      this.#readers.set(pack, reader);
-      reader.catch(() => this.#readers.delete(pack));
-      if (this.#readers.size > OPEN_READERS) {
-        const [oldest, file] = this.#readers.entries().next().value as [number, Promise<StoreFile>];
-        this.#readers.delete(oldest);
-        await (await file).close();
-      }
+      reader = new PackReader(this.#fs.open(join(this.#packDir, packFileName(pack)), 'r'));
+      const opened = reader;
+      this.#unclosed.add(opened);
+      void opened.closed.then(() => this.#unclosed.delete(opened));
+      // A pack that fails to open is not kept: the next read tries again.
+      opened.file.catch(() => {
+        if (this.#readers.get(pack) === opened) this.#retireReader(pack);
+      });
     } else {
       this.#readers.delete(pack);
-      this.#readers.set(pack, reader);
     }
-    return reader;
+    this.#readers.set(pack, reader);
+    reader.acquire();
+    for (const oldest of this.#readers.keys()) {
+      if (this.#readers.size <= OPEN_READERS) break;
+      this.#retireReader(oldest);
+    }
+    try {
+      return await task(await reader.file);
+    } finally {
+      reader.release();
+    }
+  }
+
+  /** Takes the read handle of `pack` out of the LRU: closed now when idle, else when its last user ends. */
+  #retireReader(pack: number): void {
+    const reader = this.#readers.get(pack);
+    if (reader === undefined) return;
+    this.#readers.delete(pack);
+    reader.retire();
   }
 
   /** Writes the index file atomically, naming `retired` packs that opening must delete if still there. */
@@ -593,6 +636,44 @@ export class PackStore {
     if (this.#broken !== undefined) {
       throw fsError('EIO', { syscall, detail: `an earlier write failed, the store is read-only: ${this.#broken.message}`, cause: this.#broken });
     }
+  }
+}
+
+/**
+ * One read handle of a pack, shared by the reads (and fsyncs) using it, which `acquire` and
+ * `release` it. Once retired it takes no new users (its store has let go of it), and its file is
+ * closed as soon as it has none; `closed` resolves then. It resolves also when the open or the
+ * close failed: a read-only handle holds nothing to lose. Each open one holds a file descriptor.
+ */
+class PackReader {
+  readonly file: Promise<StoreFile>;
+  readonly closed: Promise<void>;
+  #users = 0;
+  #retired = false;
+  #markClosed!: () => void;
+
+  constructor(file: Promise<StoreFile>) {
+    this.file = file;
+    this.closed = new Promise((resolve) => (this.#markClosed = resolve));
+  }
+
+  acquire(): void {
+    this.#users++;
+  }
+
+  release(): void {
+    this.#users--;
+    if (this.#retired && this.#users === 0) this.#close();
+  }
+
+  retire(): void {
+    if (this.#retired) return;
+    this.#retired = true;
+    if (this.#users === 0) this.#close();
+  }
+
+  #close(): void {
+    void this.file.then((file) => file.close()).catch(() => undefined).then(this.#markClosed);
   }
 }
 
