@@ -47,7 +47,7 @@ describe('DirMap', () => {
       fc.property(fc.uniqueArray(name, { maxLength: 200 }), fc.array(op, { maxLength: 20 }), (names, ops) => {
         let before: DirMap = null;
         names.forEach((key, i) => (before = dirMapSet(before, key, file(i))));
-        let after = before;
+        let after: DirMap = before;
         for (const [kind, key, ino] of ops) after = kind === 'set' ? dirMapSet(after, key, file(ino + 10_000)) : dirMapDelete(after, key);
         const expected = new Set<string>();
         const a = new Map([...dirMapEntries(before)].map((l) => [l.name, l.entry]));
@@ -71,7 +71,7 @@ describe('DirMap', () => {
     const collect = (node: unknown, into: Set<unknown>): void => {
       if (node === null || typeof node !== 'object' || !('bitmap' in node)) return;
       into.add(node);
-      for (const slot of (node as { slots: unknown[] }).slots) collect(slot, into);
+      for (const slot of (node as unknown as { slots: unknown[] }).slots) collect(slot, into);
     };
     collect(map, old);
     const changed = dirMapSet(map, 'file-777', file(1));

@@ -214,7 +214,7 @@ describe('importImage of OCI layouts', () => {
       { tag: 'alpha', layers: [await layerOf({ alpha: 'a' })] },
       { tag: 'docker.io/library/beta:1.0', layers: [await layerOf({ beta: 'b' })] },
     ]);
-    const error = await importImage(store, dir).catch((reason: unknown) => reason as Error);
+    const error = (await importImage(store, dir).then(() => new Error('resolved'), (reason: unknown) => reason)) as Error;
     expect(error).toMatchObject({ code: 'EINVAL' });
     expect(error.message).toContain('alpha');
     expect(error.message).toContain('docker.io/library/beta:1.0');
