@@ -3,7 +3,7 @@ import type { BlockId } from '../core/BlockId.js';
 import { fsError } from '../core/errors.js';
 import { parseDigest, type Digest } from '../image/digest.js';
 import type { BlockSource, SourceRecord } from '../store/BlockSource.js';
-import { BlockIndex } from './BlockIndex.js';
+import { BlockIndex, type BlockRange } from './BlockIndex.js';
 import { formatReference, parseReference, type Reference } from './Reference.js';
 import { RegistryClient } from './RegistryClient.js';
 import type { Credentials } from './RegistryOptions.js';
@@ -11,6 +11,10 @@ import type { Credentials } from './RegistryOptions.js';
 /** `SourceRecord.kind` of a registry source. */
 export const REGISTRY_SOURCE = 'registry';
 const SYSCALL = 'read';
+/** The longest range one request reads: 4 MiB. */
+const MAX_RUN_BYTES = 4 << 20;
+/** Range requests one `fetch` keeps in flight at most. */
+const MAX_RUNS_IN_FLIGHT = 4;
 
 /** What a durable store keeps of a registry source (`SourceRecord.spec`); its blobs are the encoded indexes, in layer order. */
 interface RegistrySpec {
@@ -20,9 +24,9 @@ interface RegistrySpec {
 }
 
 /**
- * A `BlockSource` over the layers of one image in a registry, pushed with `lazy`: a block is
- * fetched with one range request into the first layer whose block index has it, and checked
- * against its id (`EINTEGRITY`). Its record names the image by digest and holds the indexes,
+ * A `BlockSource` over the layers of one image in a registry, pushed with `lazy`: blocks are
+ * fetched by range requests into the first layer whose block index has them (neighbours in one
+ * request), each checked against its id (`EINTEGRITY`). Its record names the image by digest and holds the indexes,
  * never credentials: a store opened again makes it with the credentials it is opened with.
  */
 export class RegistryBlockSource implements BlockSource {
@@ -45,19 +49,62 @@ export class RegistryBlockSource implements BlockSource {
     return this.#indexes.some((index) => index.locate(id) !== undefined);
   }
 
-  async fetch(id: BlockId): Promise<Uint8Array | undefined> {
-    for (const index of this.#indexes) {
-      const range = index.locate(id);
-      if (range === undefined) continue;
-      const bytes = await this.#client.readRange(index.layer, range.offset, range.length);
-      const actual = createHash('sha256').update(bytes).digest('hex');
-      if (actual !== id) {
-        throw fsError('EINTEGRITY', { syscall: 'digest', path: `${index.layer} bytes ${range.offset}-${range.offset + range.length - 1}`, detail: `block is sha256:${actual}, expected sha256:${id}` });
+  /**
+   * Locates each id in the first index that has it, sorts them by layer and offset, joins blocks
+   * that lie side by side in the blob into runs of at most `MAX_RUN_BYTES`, and fetches each run
+   * with one range request (`MAX_RUNS_IN_FLIGHT` at a time); each block of a run is checked
+   * against its id. Ids no index has are left out.
+   */
+  async fetch(ids: readonly BlockId[]): Promise<Map<BlockId, Uint8Array>> {
+    const found = new Map<BlockId, Uint8Array>();
+    const runs = this.#runs(ids);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < runs.length) {
+        const run = runs[next++]!;
+        const first = run.blocks[0]!.range.offset;
+        const last = run.blocks[run.blocks.length - 1]!.range;
+        const bytes = await this.#client.readRange(run.layer, first, last.offset + last.length - first);
+        for (const { id, range } of run.blocks) {
+          const block = bytes.subarray(range.offset - first, range.offset - first + range.length);
+          const actual = createHash('sha256').update(block).digest('hex');
+          if (actual !== id) {
+            throw fsError('EINTEGRITY', { syscall: 'digest', path: `${run.layer} bytes ${range.offset}-${range.offset + range.length - 1}`, detail: `block is sha256:${actual}, expected sha256:${id}` });
+          }
+          found.set(id, block);
+        }
       }
-      return bytes;
-    }
-    return undefined;
+    };
+    await Promise.all(Array.from({ length: Math.min(MAX_RUNS_IN_FLIGHT, runs.length) }, worker));
+    return found;
   }
+
+  /** The ranges to read for `ids`: per layer, neighbours joined. */
+  #runs(ids: readonly BlockId[]): Run[] {
+    const located: Array<{ layer: Digest; order: number; id: BlockId; range: BlockRange }> = [];
+    for (const id of new Set(ids)) {
+      const order = this.#indexes.findIndex((index) => index.locate(id) !== undefined);
+      if (order !== -1) located.push({ layer: this.#indexes[order]!.layer, order, id, range: this.#indexes[order]!.locate(id)! });
+    }
+    located.sort((a, b) => a.order - b.order || a.range.offset - b.range.offset);
+    const runs: Run[] = [];
+    for (const block of located) {
+      const run = runs[runs.length - 1];
+      const end = run?.blocks[run.blocks.length - 1]!.range;
+      const start = run?.blocks[0]!.range.offset;
+      const joins = run !== undefined && run.layer === block.layer && end!.offset + end!.length === block.range.offset
+        && block.range.offset + block.range.length - start! <= MAX_RUN_BYTES;
+      if (joins) run.blocks.push(block);
+      else runs.push({ layer: block.layer, blocks: [block] });
+    }
+    return runs;
+  }
+}
+
+/** Blocks read with one range request: side by side in one layer blob. */
+interface Run {
+  readonly layer: Digest;
+  readonly blocks: Array<{ readonly id: BlockId; readonly range: BlockRange }>;
 }
 
 /**

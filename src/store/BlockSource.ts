@@ -9,10 +9,10 @@ import type { BlockId } from '../core/BlockId.js';
  *
  * Contract:
  * - `covers(id)` tells, without I/O, whether the source can fetch `id`.
- * - `fetch(id)` resolves to the block's bytes, already checked to hash to `id` (a mismatch
- *   rejects with `EINTEGRITY`, never resolves), or to `undefined` when the source does not
- *   know `id`; it rejects with the codes of its transport (`ECONNRESET`, `EACCES`, `EIO`…).
- *   It may be called concurrently.
+ * - `fetch(ids)` resolves to the bytes of each of `ids` the source knows (the others are left
+ *   out), every one already checked to hash to its id (a mismatch rejects with `EINTEGRITY`,
+ *   never resolves); it may fetch blocks that lie side by side in one request. It rejects with
+ *   the codes of its transport (`ECONNRESET`, `EACCES`, `EIO`…). It may be called concurrently.
  * - `record` is what a durable store writes so it can make the source again when it opens (the
  *   `kind` names the factory that reads it back): never a secret, since it lies in the store
  *   directory. Two sources with the same `record.name` are the same source.
@@ -20,7 +20,7 @@ import type { BlockId } from '../core/BlockId.js';
 export interface BlockSource {
   readonly record: SourceRecord;
   covers(id: BlockId): boolean;
-  fetch(id: BlockId): Promise<Uint8Array | undefined>;
+  fetch(ids: readonly BlockId[]): Promise<Map<BlockId, Uint8Array>>;
 }
 
 /** A block source as a durable store keeps it (`SourceCatalog`). */

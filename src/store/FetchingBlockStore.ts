@@ -4,8 +4,15 @@ import { fsError } from '../core/errors.js';
 import type { BlockSource, SourcePersistence } from './BlockSource.js';
 import type { BlockProblem, BlockStore, BlockStoreStats } from './BlockStore.js';
 
-/** Range requests one store keeps in flight at most: a large read asks for every block at once. */
+/** Source calls one store keeps in flight at most. */
 const MAX_CONCURRENT_FETCHES = 8;
+/** Bytes of blocks asked of a source in one call, at most: 4 MiB. */
+const MAX_FETCH_BYTES = 4 << 20;
+
+interface Settle {
+  resolve(bytes: Uint8Array): void;
+  reject(error: unknown): void;
+}
 
 /**
  * A block store that fetches the blocks it lacks from its sources (`BlockSource`): the engine
@@ -17,8 +24,10 @@ const MAX_CONCURRENT_FETCHES = 8;
  * attached; the first to answer gives the bytes, which are stored (`put` hashes them again and
  * must give `id` back, else `EINTEGRITY`) and returned. So a block is fetched once, then kept:
  * concurrent reads of one id share one fetch, and a read-only or failed store (whose `put` would
- * reject) serves the bytes without keeping them. A block no source has rejects as the wrapped
- * store does for a missing block (`EINTEGRITY`).
+ * reject) serves the bytes without keeping them. Misses made in one turn of the event loop (the
+ * blocks of one read) go to a source together, so it can fetch neighbours in one request; a
+ * source call that fails rejects every read waiting on it. A block no source has rejects as the
+ * wrapped store does for a missing block (`EINTEGRITY`).
  *
  * Sources live as long as some snapshot still needs them: `attach` adds one (durably, through
  * `persistence`, before the caller makes any snapshot that relies on it) and pins it until the
@@ -34,6 +43,8 @@ export class FetchingBlockStore implements BlockStore {
   /** How many attach calls hold each source name. */
   readonly #pins = new Map<string, number>();
   readonly #fetching = new Map<BlockId, Promise<Uint8Array>>();
+  /** Misses not yet asked of a source, each with its waiting `get`. */
+  readonly #batch = new Map<BlockId, Settle>();
   readonly #waiting: (() => void)[] = [];
   #active = 0;
   #fetched = 0;
@@ -108,8 +119,11 @@ export class FetchingBlockStore implements BlockStore {
     if (this.#sources.size === 0 || this.#inner.has(id)) return this.#inner.get(id);
     let pending = this.#fetching.get(id);
     if (pending === undefined) {
-      pending = this.#fetch(id).finally(() => this.#fetching.delete(id));
+      let settle!: Settle;
+      pending = new Promise<Uint8Array>((resolve, reject) => (settle = { resolve, reject }));
       this.#fetching.set(id, pending);
+      this.#batch.set(id, settle);
+      if (this.#batch.size === 1) queueMicrotask(() => void this.#flush());
     }
     return pending;
   }
@@ -146,27 +160,61 @@ export class FetchingBlockStore implements BlockStore {
     return this.#inner.close();
   }
 
-  async #fetch(id: BlockId): Promise<Uint8Array> {
+  /**
+   * Fetches the misses gathered since the last flush (every `get` of one read, made in one turn of
+   * the event loop, lands in one batch, so a source can fetch neighbouring blocks in one request):
+   * each source, in order, is asked for the ids it covers that no source before it gave, in calls
+   * of at most `MAX_FETCH_BYTES` of blocks (which bounds the memory one call pins).
+   */
+  async #flush(): Promise<void> {
+    const batch = new Map(this.#batch);
+    this.#batch.clear();
+    const perCall = Math.max(1, Math.floor(MAX_FETCH_BYTES / this.blockSize));
     for (const source of [...this.#sources.values()]) {
-      if (!source.covers(id)) continue;
-      const bytes = await this.#limited(() => source.fetch(id));
-      if (bytes === undefined) continue;
-      this.#fetched++;
-      await this.#keep(id, bytes);
-      return bytes;
+      const wanted = [...batch.keys()].filter((id) => source.covers(id));
+      const calls: BlockId[][] = [];
+      for (let i = 0; i < wanted.length; i += perCall) calls.push(wanted.slice(i, i + perCall));
+      await Promise.all(calls.map((ids) => this.#fetchFrom(source, ids, batch)));
     }
-    return this.#inner.get(id);
+    // No source had them: the wrapped store says why (missing, or stored meanwhile).
+    for (const [id, settle] of batch) {
+      this.#fetching.delete(id);
+      this.#inner.get(id).then(settle.resolve, settle.reject);
+    }
   }
 
-  /** Stores a fetched block, unless the store takes no writes now (read-only, failed): then it is only served. */
-  async #keep(id: BlockId, bytes: Uint8Array): Promise<void> {
+  /** One source call: the blocks found are kept and handed to their readers (and leave `batch`); a failure rejects every read of `ids`. */
+  async #fetchFrom(source: BlockSource, ids: readonly BlockId[], batch: Map<BlockId, Settle>): Promise<void> {
+    const settle = (id: BlockId, outcome: (waiting: Settle) => void): void => {
+      const waiting = batch.get(id);
+      if (waiting === undefined) return;
+      batch.delete(id);
+      this.#fetching.delete(id);
+      outcome(waiting);
+    };
+    try {
+      const found = await this.#limited(() => source.fetch(ids));
+      const got = [...found.keys()];
+      this.#fetched += got.length;
+      await this.#keep(got, got.map((id) => found.get(id)!));
+      for (const [id, bytes] of found) settle(id, (waiting) => waiting.resolve(bytes));
+    } catch (error) {
+      for (const id of ids) settle(id, (waiting) => waiting.reject(error));
+    }
+  }
+
+  /** Stores fetched blocks, unless the store takes no writes now (read-only, failed): then they are only served. */
+  async #keep(ids: readonly BlockId[], blocks: readonly Uint8Array[]): Promise<void> {
+    if (ids.length === 0) return;
     try {
       this.#inner.checkWritable('read');
     } catch {
       return;
     }
-    const [stored] = await this.#inner.put([bytes]);
-    if (stored !== id) throw fsError('EINTEGRITY', { syscall: 'read', detail: `a source answered block ${id} with bytes whose id is ${stored ?? 'a hole'}` });
+    const stored = await this.#inner.put(blocks);
+    stored.forEach((got, i) => {
+      if (got !== ids[i]) throw fsError('EINTEGRITY', { syscall: 'read', detail: `a source answered block ${ids[i]} with bytes whose id is ${got ?? 'a hole'}` });
+    });
   }
 
   /** Runs `task` once fewer than `MAX_CONCURRENT_FETCHES` others run. */

@@ -143,13 +143,34 @@ describe.skipIf(!hasRegistry)(`block indexes in a registry (lazy pull, registry 
       const ids = indexes[1]!.fileBlocks(entry);
       for (const [i, id] of ids.entries()) {
         if (id === null) continue;
-        expect(Buffer.from((await source.fetch(id))!).equals(bytes.subarray(i * 4096, (i + 1) * 4096))).toBe(true);
+        expect(Buffer.from((await source.fetch([id])).get(id)!).equals(bytes.subarray(i * 4096, (i + 1) * 4096))).toBe(true);
         fetched++;
       }
     }
     expect(fixture.proxy.requests).toHaveLength(fetched);
     expect(fixture.proxy.requests.every((request) => request.method === 'GET' && request.range !== undefined && request.bytesOut <= 4096 && request.status === 206)).toBe(true);
-    expect(await source.fetch(sha(Buffer.from('unknown')) as BlockId)).toBeUndefined();
+    expect((await source.fetch([sha(Buffer.from('unknown')) as BlockId])).size).toBe(0);
+  });
+
+  it('fetches blocks side by side in one blob with one range request, and the others apart', async () => {
+    const image = await resolveRemoteImage(client, 'v1', 'pull');
+    const indexes = await fetchBlockIndexes(client, image, 4096);
+    const source = new RegistryBlockSource(parseReference(ref('image:v1')), image.digest, indexes, {});
+    const tool = indexes[0]!.entries.find((item) => item.path === 'bin/tool')!;
+    const hosts = indexes[1]!.entries.find((item) => item.path === 'etc/hosts')!;
+    // bin/tool's blocks 10–19 (one run), its block 30 (apart), and /etc/hosts's two blocks, in the other layer (a run).
+    const toolIds = indexes[0]!.fileBlocks(tool);
+    const wanted = [...toolIds.slice(10, 20), toolIds[30], ...indexes[1]!.fileBlocks(hosts)].filter((id): id is BlockId => id !== null);
+    fixture.proxy.requests.length = 0;
+    const found = await source.fetch([...wanted].reverse());
+    expect([...found.keys()].sort()).toEqual([...new Set(wanted)].sort());
+    expect(fixture.proxy.requests.map((request) => request.range).sort()).toEqual([
+      `bytes=${tool.offset! + 10 * 4096}-${tool.offset! + 20 * 4096 - 1}`,
+      `bytes=${tool.offset! + 30 * 4096}-${tool.offset! + 31 * 4096 - 1}`,
+      `bytes=${hosts.offset!}-${hosts.offset! + hosts.size! - 1}`,
+    ].sort());
+    const original = await (await fixture.store.mount('base')).readFile('/bin/tool');
+    expect(Buffer.from(found.get(toolIds[12]!)!).equals(original.subarray(12 * 4096, 13 * 4096))).toBe(true);
   });
 
   it('finds the index of each block size pushed, and ENOENT where none was published', async () => {
@@ -193,7 +214,7 @@ describe.skipIf(!hasRegistry)(`block indexes in a registry (lazy pull, registry 
     try {
       await file.write(Buffer.from([original[entry.offset! + 10]! ^ 1]), 0, 1, entry.offset! + 10);
       await file.close();
-      await expect(new RegistryBlockSource(parseReference(ref('image:v1')), image.digest, indexes, {}).fetch(id)).rejects.toMatchObject({ code: 'EINTEGRITY', message: expect.stringContaining(id) });
+      await expect(new RegistryBlockSource(parseReference(ref('image:v1')), image.digest, indexes, {}).fetch([id])).rejects.toMatchObject({ code: 'EINTEGRITY', message: expect.stringContaining(id) });
     } finally {
       await writeFile(path, original);
     }

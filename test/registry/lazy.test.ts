@@ -24,11 +24,11 @@ function blobReads(proxy: Proxy): { ranges: number; rangeBytes: number; whole: s
   };
 }
 
-/** Distinct data blocks (not holes) the files of snapshots reference, as a lazy pull must fetch them. */
-async function distinctBlocks(store: Store, ...keys: string[]): Promise<number> {
+/** Distinct data blocks (not holes) the files of snapshots reference, as a lazy pull must fetch them: how many, and their bytes. */
+async function distinctBlocks(store: Store, ...keys: string[]): Promise<{ count: number; bytes: number }> {
   const ids = new Set<string>();
   for (const key of keys) await addBlocks(store, key, ids);
-  return ids.size;
+  return { count: ids.size, bytes: [...ids].reduce((sum, block) => sum + Buffer.from(block, 'base64').length, 0) };
 }
 
 async function addBlocks(store: Store, key: string, ids: Set<string>): Promise<void> {
@@ -67,7 +67,7 @@ describe.skipIf(!hasRegistry)(`lazy pull${skipReason}`, () => {
     const remote = await store.check();
     expect(remote).toMatchObject({ ok: true, blocksChecked: 0, problems: [] });
     // The chain's blocks: the bottom layer's (some of them changed or deleted above) and the top's.
-    expect(remote.blocksRemote).toBe(await distinctBlocks(fixture.store, 'base', 'child'));
+    expect(remote.blocksRemote).toBe((await distinctBlocks(fixture.store, 'base', 'child')).count);
     const top = await distinctBlocks(fixture.store, 'child');
 
     // Metadata needs no block: listing and stat fetch nothing.
@@ -77,13 +77,15 @@ describe.skipIf(!hasRegistry)(`lazy pull${skipReason}`, () => {
     expect(await layer.readdir('/')).toEqual(await (await fixture.store.mount('child')).readdir('/'));
     expect(fixture.proxy.requests).toEqual([]);
 
-    // Every file read, byte for byte; each distinct block fetched by exactly one range request.
+    // Every file read, byte for byte; each distinct block crossed the network once, by range
+    // requests (a file's neighbouring blocks in one).
     expect(await dumpLayer(layer)).toEqual(await dumpLayer(await fixture.store.mount('child')));
     const reads = blobReads(fixture.proxy);
     expect(reads.whole).toEqual([]);
-    expect(reads.ranges).toBe(top);
-    expect((await store.stats()).blocks).toBe(top);
-    expect(await store.check()).toMatchObject({ ok: true, blocksRemote: remote.blocksRemote - top, blocksChecked: top });
+    expect(reads.rangeBytes).toBe(top.bytes);
+    expect(reads.ranges).toBeLessThan(top.count);
+    expect((await store.stats()).blocks).toBe(top.count);
+    expect(await store.check()).toMatchObject({ ok: true, blocksRemote: remote.blocksRemote - top.count, blocksChecked: top.count });
 
     // Kept: a second read fetches nothing.
     fixture.proxy.requests.length = 0;
@@ -100,7 +102,7 @@ describe.skipIf(!hasRegistry)(`lazy pull${skipReason}`, () => {
     const file = await container.open('/bin/tool', 'r+');
     await file.write(Buffer.from('X'), 0, 1, 100_000);
     await file.close();
-    expect(blobReads(fixture.proxy).ranges).toBe(1); // the one block partly overwritten
+    expect(blobReads(fixture.proxy)).toMatchObject({ ranges: 1, rangeBytes: 4096 }); // the one block partly overwritten
     expect((await store.stats()).blocks).toBe(2); // that block as fetched, and as written
     const expected = Buffer.from(await (await fixture.store.mount('child')).readFile('/bin/tool'));
     expected[100_000] = 'X'.charCodeAt(0);
@@ -182,7 +184,7 @@ describe.skipIf(!hasRegistry)(`lazy pull${skipReason}`, () => {
       expect(sourceNames(await readFile(join(dir, 'sources')))).toHaveLength(1);
       fixture.proxy.requests.length = 0;
       expect((await (await store.mount(info.key)).readFile('/etc/hosts')).equals(await (await fixture.store.mount('child')).readFile('/etc/hosts'))).toBe(true);
-      expect(blobReads(fixture.proxy).ranges).toBe(2); // /etc/hosts is 5000 bytes: two blocks
+      expect(blobReads(fixture.proxy)).toMatchObject({ ranges: 1, rangeBytes: 5000 }); // /etc/hosts: two blocks, side by side
       await store.close();
 
       // A read-only store serves fetched blocks without keeping them.
@@ -281,8 +283,7 @@ describe.skipIf(!hasRegistry)(`lazy pull of a large image${skipReason}`, () => {
     const transferred = proxy.requests.reduce((sum, request) => sum + request.bytesOut, 0);
     const image = FILE_SIZE;
     expect(transferred / image).toBeLessThan(0.02);
-    expect(blobReads(proxy).ranges).toBe(17);
-    expect(blobReads(proxy).rangeBytes).toBe(17 * 65536);
+    expect(blobReads(proxy)).toMatchObject({ ranges: 1, rangeBytes: 17 * 65536 }); // 17 neighbours, one request
     expect(transferred - pulled).toBe(17 * 65536);
     expect((await store.stats()).blocks).toBe(17);
     console.log(`lazy pull: ${pulled} bytes to mount, ${transferred} bytes after reading 1 MiB of ${image} (${((100 * transferred) / image).toFixed(2)} %)`);
