@@ -201,10 +201,11 @@ export function link(tree: Tree, existing: string, newPath: string, nowMs: numbe
   const call = { syscall: 'link', path: existing, dest: newPath };
   const source = resolve(tree, existing, false, call);
   if (source.entry === undefined || source.record === undefined) throw fsError('ENOENT', call);
-  if (source.record.type === 'dir') throw fsError('EPERM', call);
+  // Linux's order: the new name's lookup (ENOENT, ENOTDIR, EEXIST, its checks) before EPERM for a directory.
   const target = resolve(tree, newPath, false, call);
   if (target.entry !== undefined || target.name === undefined) throw fsError('EEXIST', call);
   checkNewName(target.name, call);
+  if (source.record.type === 'dir') throw fsError('EPERM', call);
   const record = source.record as FileEntry | SymlinkEntry | LinkedRecord;
   const nlink = source.entry.type === 'link' ? (record as LinkedRecord).nlink + 1 : 2;
   const linked: LinkedRecord = { ...record, nlink, ctimeMs: nowMs };

@@ -215,7 +215,7 @@ describe('ReferenceFs', () => {
     expect(fs.stat('g').nlink).toBe(1);
     fs.mkdir('d');
     expect(codeOf(() => fs.link('d', 'e'))).toBe('EPERM');
-    expect(codeOf(() => fs.link('d', 'g'))).toBe('EEXIST|EPERM');
+    expect(codeOf(() => fs.link('d', 'g'))).toBe('EEXIST'); // Linux's order: the taken name first
   });
 
   it('clones deeply, keeping hard links', () => {

@@ -585,24 +585,16 @@ export class ReferenceFs {
 
   /**
    * link(2): `existing` is not followed (Linux's link(2) links a symlink itself); a directory is
-   * EPERM (API.md). Linux reports a taken `newPath` (EEXIST) or its missing parent (ENOENT,
-   * ENOTDIR) before EPERM; API.md states EPERM without a precedence, so when both apply either
-   * code is accepted.
+   * EPERM (API.md), checked last as Linux does: a taken `newPath` (EEXIST), its missing parent
+   * (ENOENT, ENOTDIR) or a bad new name come first.
    */
   link(existing: string, newPath: string): void {
     const src = this.#lookupNoFollow(existing, 'link');
     if (!src.found) throw new ModelError('ENOENT', 'link', existing);
-    const isDir = src.node.type === 'dir';
-    let dst: Lookup;
-    try {
-      dst = this.#lookupNoFollow(newPath, 'link');
-    } catch (error) {
-      if (error instanceof ModelError && isDir) throw new ModelError([error.code, 'EPERM'], 'link', newPath);
-      throw error;
-    }
-    if (dst.found) throw new ModelError(isDir ? ['EEXIST', 'EPERM'] : 'EEXIST', 'link', newPath);
-    if (isDir) throw new ModelError('EPERM', 'link', existing);
+    const dst = this.#lookupNoFollow(newPath, 'link');
+    if (dst.found) throw new ModelError('EEXIST', 'link', newPath);
     this.#checkCreatable(dst.name, 'link', newPath);
+    if (src.node.type === 'dir') throw new ModelError('EPERM', 'link', existing);
     dst.parent.entries.set(dst.name, src.node.ino);
     src.node.links += 1;
   }
