@@ -1,4 +1,5 @@
 import type { Progress, Store } from '../index.js';
+import type { CatalogRecovery } from '../store/disk/recoverCatalog.js';
 
 /**
  * The contract of one `cowstack` subcommand. The runner (`runCli.ts`) parses its arguments with
@@ -28,6 +29,10 @@ export interface Command {
   /**
    * How the store is opened: `read` opens an existing store without the writer lock (so reading
    * never waits for, nor blocks, a writer), `write` takes the lock. Both create a missing store.
+   * `recover` is `cowstack recover`'s alone: a store whose catalog is lost or damaged refuses to
+   * open, so the runner first rebuilds the catalog (`recoverDiskStore`, under the writer lock; it
+   * never creates a store), then opens the store as `write` does and hands the command the
+   * report in `context.recovery`.
    */
   readonly access: StoreAccess | ((args: Args) => StoreAccess);
   /** True when the command hashes or re-hashes blocks in bulk: the store then gets worker threads. */
@@ -37,7 +42,7 @@ export interface Command {
   run(context: CommandContext, args: Args): Promise<number | void>;
 }
 
-export type StoreAccess = 'read' | 'write';
+export type StoreAccess = 'read' | 'write' | 'recover';
 
 /** One option as `parseArgs` takes it, with what `--help` says about it. */
 export interface OptionSpec {
@@ -60,6 +65,8 @@ export interface CommandContext {
   readonly signal: AbortSignal;
   /** A progress sink for one long operation: draws on a terminal, does nothing otherwise. */
   progress(label: string): ProgressSink;
+  /** What rebuilding the catalog did, when the command's access is `recover`; undefined otherwise. */
+  readonly recovery?: CatalogRecovery;
 }
 
 /** Standard output, with backpressure. Once the reader has gone (`EPIPE`), writes do nothing. */

@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openStore, type Store } from '../index.js';
+import { recoverDiskStore, type CatalogRecovery } from '../store/disk/recoverCatalog.js';
 import type { Args, Command, CommandContext, OptionSpec } from './Command.js';
 import { COMMANDS } from './commands/index.js';
 import { EXIT, UsageError, errorLine, exitStatusOf } from './exitStatus.js';
@@ -132,15 +133,19 @@ export async function invoke(context: CommandContext, argv: readonly string[]): 
 
 /**
  * Opens the store as `command` needs it; `read` opens an existing store without the writer lock
- * (blocks a lazily pulled snapshot fetches are then served but not kept). Registry credentials
- * from the environment reach the sources of lazily pulled snapshots.
+ * (blocks a lazily pulled snapshot fetches are then served but not kept); `recover` rebuilds the
+ * catalog first (the lock is released between the two: what the recovery wrote is durable, so a
+ * writer that takes the store meanwhile finds it recovered). Registry credentials from the
+ * environment reach the sources of lazily pulled snapshots.
  */
-async function openFor(command: Command, args: Args, dir: string): Promise<Store> {
+async function openFor(command: Command, args: Args, dir: string): Promise<{ store: Store; recovery?: CatalogRecovery }> {
   const access = typeof command.access === 'function' ? command.access(args) : command.access;
+  const recovery = access === 'recover' ? await recoverDiskStore({ dir }) : undefined;
   const options = { dir, ...(command.bulk ? {} : { workers: 0 }), ...command.openOptions?.(args) };
   const exists = existsSync(dir) && readdirSync(dir).length > 0;
   const auth = registryCredentials().auth;
-  return openStore({ ...options, readOnly: access === 'read' && exists, ...(auth === undefined ? {} : { registryAuth: auth }) });
+  const store = await openStore({ ...options, readOnly: access === 'read' && exists, ...(auth === undefined ? {} : { registryAuth: auth }) });
+  return { store, recovery };
 }
 
 /**
@@ -190,7 +195,7 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
 
 async function runOnStore(command: Command, args: Args, dir: string, environment: CliEnvironment): Promise<number> {
   const { signal, stderr } = environment;
-  const store = await openFor(command, args, dir);
+  const { store, recovery } = await openFor(command, args, dir);
   let outcome: { status: number } | { error: unknown };
   try {
     signal.throwIfAborted();
@@ -199,6 +204,7 @@ async function runOnStore(command: Command, args: Args, dir: string, environment
       out: new StreamOutput(environment.stdout),
       signal,
       progress: (label) => progressOn(stderr, label),
+      recovery,
     };
     outcome = { status: (await command.run(context, args)) ?? EXIT.ok };
   } catch (error) {

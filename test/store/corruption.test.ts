@@ -339,26 +339,22 @@ describe('the index file', () => {
 });
 
 describe('the catalog', () => {
-  it('is the root: deleted, the store opens with no snapshots, its blocks orphaned until gc frees them', async () => {
-    // Observed and pinned down: nothing names the snapshots but the catalog, so a store that lost
-    // it opens as an empty store (the data is still in the packs, unreachable) and gc reclaims it.
+  it('is the root: deleted, opening rejects with EINTEGRITY (never opens empty, so gc cannot free the orphaned data) and points to recover', async () => {
+    // Nothing names the snapshots but the catalog: a store that lost it used to open empty, and
+    // its next gc freed everything. Now a store has a catalog from its creation on, and packs
+    // holding tree nodes without one are refused (test/store/catalogLoss.test.ts has the rest).
     const dir = await makeStore();
     await unlink(join(dir, 'catalog'));
-    const store = await openDisk(dir);
-    try {
-      expect(await snapshotKeys(store)).toEqual([]);
-      const stats = await store.stats();
-      expect(stats.snapshots).toBe(0);
-      expect(stats.blocks).toBeGreaterThan(0);
-      const report = await store.gc();
-      expect(report.blocksRemoved).toBe(stats.blocks);
-      expect((await store.stats()).blocks).toBe(0);
-    } finally {
-      await store.close();
+    for (const readOnly of [false, true]) {
+      const error = await rejection(openDisk(dir, { readOnly }));
+      expect(error.code).toBe('EINTEGRITY');
+      expect(error.message).toMatch(/catalog is missing/);
+      expect(error.message).toMatch(/cowstack recover/);
     }
+    expect((await readdir(dir)).sort()).toEqual(['config', 'index', 'packs']);
   });
 
-  it('garbled at a byte (header, body, checksum), or cut short, or empty, makes open reject with EINTEGRITY, and leaves no lock behind', async () => {
+  it('garbled at a byte (header, body, checksum), or cut short, or empty, makes open reject with EINTEGRITY pointing to recover, and leaves no lock behind', async () => {
     const dir = await makeStore();
     const path = join(dir, 'catalog');
     const original = await readFile(path);
@@ -383,7 +379,8 @@ describe('the catalog', () => {
         wrong.push(`${name}: opened`);
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code !== 'EINTEGRITY') wrong.push(`${name}: ${code} ${(error as Error).message}`);
+        const message = (error as Error).message;
+        if (code !== 'EINTEGRITY' || !message.includes('cowstack recover')) wrong.push(`${name}: ${code} ${message}`);
       }
     }
     await writeFile(path, original);

@@ -13,11 +13,12 @@ import { ls } from './ls.js';
 import { prepare } from './prepare.js';
 import { pull } from './pull.js';
 import { push } from './push.js';
+import { recover } from './recover.js';
 import { rm } from './rm.js';
 import { tree } from './tree.js';
 import { view } from './view.js';
 
-/** Every subcommand, in the order of shared/API.md's "Command line" (and of `--help`). */
+/** Every subcommand, in the order of shared/API.md's "Command line" (and of `--help`); `recover`, not there, after `check`. */
 export const COMMANDS: readonly Command[] = [
-  init, importCommand, prepare, view, commit, rm, ls, tree, diff, cat, cp, exportCommand, df, gc, check, push, pull,
+  init, importCommand, prepare, view, commit, rm, ls, tree, diff, cat, cp, exportCommand, df, gc, check, recover, push, pull,
 ];

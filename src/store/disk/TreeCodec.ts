@@ -8,6 +8,18 @@ import type { Tree } from '../../core/Tree.js';
 import type { PackRecord } from './PackStore.js';
 import { recordId } from './packFormat.js';
 
+/** The first byte of a tree record (`T`): what tells a tree's root from the nodes below it. */
+const TREE_TAG = 0x54;
+
+/**
+ * True when `payload`, a node record's, is a tree record: the root of one snapshot's tree. Only a
+ * catalog refers to a tree record (no node does), so every one found in the packs is a tree some
+ * catalog named, or was about to name, when it was written. How a lost catalog is found again.
+ */
+export function isTreeRecord(payload: Uint8Array): boolean {
+  return payload[0] === TREE_TAG;
+}
+
 /**
  * Trees on disk: every directory-map node, block-vector node and tree root is a record of kind
  * `node`, stored under the SHA-256 of its encoding (first byte inverted: see `recordId`), and
@@ -106,7 +118,7 @@ export class TreeCodec {
       // Children first: each encoding needs the ids of what it refers to.
       const links = tree.links === null ? undefined : mapId(tree.links);
       const out = new ByteWriter();
-      out.u8(0x54).f64(tree.nextIno);
+      out.u8(TREE_TAG).f64(tree.nextIno);
       writeEntry(out, tree.root);
       out.ref(links);
       id = emit(tree, out.done());
@@ -186,7 +198,7 @@ export class TreeCodec {
       throw input.damaged(`unknown entry type ${type}`);
     };
     return fetch(id, async (input) => {
-      input.expect(0x54);
+      input.expect(TREE_TAG);
       const nextIno = input.f64();
       const root = await readEntry(input);
       if (root.type !== 'dir') throw input.damaged('tree root is not a directory');

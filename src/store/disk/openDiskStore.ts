@@ -6,7 +6,7 @@ import { FetchingBlockStore } from '../FetchingBlockStore.js';
 import { SnapshotStore } from '../../snapshots/SnapshotStore.js';
 import type { Store } from '../../snapshots/Store.js';
 import { DiskBlockStore } from './DiskBlockStore.js';
-import { DiskCatalog } from './DiskCatalog.js';
+import { DiskCatalog, ensureCatalog, writeEmptyCatalog } from './DiskCatalog.js';
 import type { FileSystem } from './FileSystem.js';
 import { NodeFileSystem } from './NodeFileSystem.js';
 import { PackStore } from './PackStore.js';
@@ -33,7 +33,9 @@ export interface DiskStoreOptions {
 
 /**
  * Opens (creating when missing and writable) the durable store in `dir`: takes the writer lock,
- * reads the config, opens the packs (recovering a torn tail, catching the index up), loads the
+ * reads the config (a new store gets its config, then an empty catalog), refuses a store whose
+ * catalog is lost (`EINTEGRITY`, nothing changed: see `ensureCatalog`; `recoverDiskStore` repairs
+ * it), opens the packs (recovering a torn tail, catching the index up), loads the
  * catalog and its trees, and makes its block sources again (a record the factory refuses is left
  * out: the blocks it would fetch are then missing, as `check` reports). Nothing is left locked or open when it rejects.
  */
@@ -52,9 +54,12 @@ export async function openDiskStore(options: DiskStoreOptions): Promise<Store> {
       if (options.readOnly) throw fsError('ENOENT', { syscall: 'open', path: options.dir, detail: 'not a cowstack store (no config)' });
       config = { version: STORE_VERSION, blockSize: options.blockSize ?? options.defaultBlockSize };
       await writeConfig(fs, dir, config);
+      // From now on a store with tree nodes always has a catalog: a missing one is a loss (DiskCatalog).
+      await writeEmptyCatalog(fs, dir);
     } else if (options.blockSize !== undefined && options.blockSize !== config.blockSize) {
       throw fsError('EINVAL', { syscall: 'open', path: options.dir, detail: `the store has blockSize ${config.blockSize}, not ${options.blockSize}` });
     }
+    await ensureCatalog(fs, dir, options.readOnly);
     const packs = await PackStore.open({ fs, dir, readOnly: options.readOnly, ...(options.packTarget === undefined ? {} : { packTarget: options.packTarget }) });
     try {
       const catalog = new DiskCatalog(fs, dir, packs, new TreeCodec());
