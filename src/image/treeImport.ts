@@ -1,12 +1,16 @@
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsError } from '../core/errors.js';
+import { fsError, hasCode } from '../core/errors.js';
 import type { Layer } from '../layer/Layer.js';
+import type { Stats } from '../layer/Stats.js';
 import type { LongOperation } from '../snapshots/Store.js';
 import { copyContent } from './copyContent.js';
 
 /**
- * Copies the real directory `dir` into `layer`, below `/`: regular files, directories and
+ * Makes `layer`'s tree the real directory `dir`'s: on a layer that holds entries already (a
+ * snapshot prepared on a parent), what `dir` lacks is removed, what differs in type is replaced,
+ * directories on both sides are merged, so the snapshot ends up exactly `dir` and its diff
+ * against the parent is what changed. Copied: regular files, directories and
  * symbolic links with their modes (setuid, setgid and sticky included), owners and mtimes, and
  * hard links as hard links (one inode, several names). Sockets, FIFOs and devices reject with
  * `EINVAL` naming the entry, as does a name the layer cannot hold (`.wh.…`).
@@ -29,13 +33,21 @@ export async function importTreeInto(layer: Layer, dir: string, options: LongOpe
   const seenInodes = new Map<string, string>();
   const copyDir = async (hostDir: string, layerDir: string): Promise<void> => {
     const names = (await readdir(hostDir)).sort();
+    const pathOf = (name: string): string => (layerDir === '/' ? `/${name}` : `${layerDir}/${name}`);
+    const hostNames = new Set(names);
+    for (const name of await layer.readdir(layerDir)) {
+      if (!hostNames.has(name)) await layer.rm(pathOf(name), { recursive: true });
+    }
     for (const name of names) {
       signal?.throwIfAborted();
       const hostPath = join(hostDir, name);
-      const layerPath = layerDir === '/' ? `/${name}` : `${layerDir}/${name}`;
+      const layerPath = pathOf(name);
       const stats = await lstat(hostPath);
+      const there = await lstatOrUndefined(layer, layerPath);
+      const mergeable = there?.isDirectory() === true && stats.isDirectory();
+      if (there !== undefined && !mergeable) await layer.rm(layerPath, { recursive: true });
       if (stats.isDirectory()) {
-        await layer.mkdir(layerPath, { mode: stats.mode & 0o7777 });
+        if (!mergeable) await layer.mkdir(layerPath, { mode: stats.mode & 0o7777 });
         await copyDir(hostPath, layerPath);
         await copyMeta(layer, layerPath, stats);
       } else if (stats.isSymbolicLink()) {
@@ -77,6 +89,15 @@ async function copyFile(
     }
   } finally {
     await source.close();
+  }
+}
+
+async function lstatOrUndefined(layer: Layer, path: string): Promise<Stats | undefined> {
+  try {
+    return await layer.lstat(path);
+  } catch (error) {
+    if (hasCode(error, 'ENOENT')) return undefined;
+    throw error;
   }
 }
 

@@ -135,7 +135,9 @@ export interface Store {
   check(options?: LongOperation): Promise<CheckReport>;
   /**
    * Commits the real directory `dir` as snapshot `key` on `parent`: modes, owners, symbolic
-   * links, hard links and mtimes kept. Nothing is committed when it fails or is aborted.
+   * links, hard links and mtimes kept. The snapshot is exactly `dir` (what the parent has and
+   * `dir` lacks is deleted in it), so on a parent its diff is what changed, and content the
+   * parent has is not stored again. Nothing is committed when it fails or is aborted.
    */
   importTree(key: string, parent: string | undefined, dir: string, options?: LongOperation): Promise<SnapshotInfo>;
   /** Writes snapshot `key`'s tree into the real directory `dir` (missing or empty), never outside it. */

@@ -388,4 +388,33 @@ describe('exportTree → importTree', () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+
+  it('on a parent, makes the snapshot exactly the directory: what it lacks removed, types replaced, new blocks only', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'cowstack-tree-'));
+    let run = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(createOps, { minLength: 1, maxLength: 15 }), fc.array(changeOps, { minLength: 1, maxLength: 10 }), async (baseOps, changes) => {
+          const store = await openMemoryStore();
+          const dir = join(root, String(run++));
+          try {
+            await snapshot(store, 'base', undefined, (layer) => applyOps(layer, baseOps));
+            await snapshot(store, 'changed', 'base', (layer) => applyOps(layer, changes));
+            await store.exportTree('changed', dir);
+            await store.importTree('imported', 'base', dir);
+            const host = { modeMask: 0o777 };
+            expect(await dumpLayer(await store.mount('imported'), host)).toEqual(await dumpLayer(await store.mount('changed'), host));
+            // Content the parent has is not stored again: the same new blocks as the snapshot exported.
+            expect((await store.usage('imported')).blocks).toBe((await store.usage('changed')).blocks);
+          } finally {
+            await store.close();
+            await rm(dir, { recursive: true, force: true });
+          }
+        }),
+        { numRuns: 15 },
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });
