@@ -33,7 +33,11 @@ const FLAGS: Record<OpenFlags, HandleMode & { create: boolean; exclusive: boolea
 
 /** Bytes a write stream gathers before writing, so small chunks do not each store a block. */
 const WRITE_STREAM_BUFFER = 1 << 20;
-const READ_STREAM_CHUNK = 1 << 16;
+/**
+ * Bytes a read stream reads at a time unless `highWaterMark` says otherwise: 1 MiB, so a stream
+ * asks for many blocks at once (one range request for a lazily pulled file's neighbours).
+ */
+const READ_STREAM_CHUNK = 1 << 20;
 
 /** A regular file ready for writing: the tree it is in (perhaps just created) and where. */
 interface WritableFile {

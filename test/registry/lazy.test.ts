@@ -94,6 +94,18 @@ describe.skipIf(!hasRegistry)(`lazy pull${skipReason}`, () => {
     await store.close();
   });
 
+  it('streams a lazy file with one range request per run of blocks: a read stream asks for 1 MiB at a time', async () => {
+    const store = await openMemoryStore();
+    const info = await store.pull(ref('image:v1'), { lazy: true });
+    fixture.proxy.requests.length = 0;
+    const chunks: Buffer[] = [];
+    for await (const chunk of (await store.mount(info.key)).createReadStream('/bin/tool')) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(await (await fixture.store.mount('child')).readFile('/bin/tool'))).toBe(true);
+    // 49 blocks of 4 KiB, block 1 a hole: block 0, then blocks 2–48 side by side.
+    expect(blobReads(fixture.proxy)).toMatchObject({ ranges: 2, rangeBytes: 200_000 - 4096 });
+    await store.close();
+  });
+
   it('gives a container on a lazy image block-level copy-on-write: one byte written fetches and stores one block', async () => {
     const store = await openMemoryStore();
     const info = await store.pull(ref('image:v1'), { lazy: true });
