@@ -21,12 +21,13 @@ import { commitCost } from './scenarios/commitCost.js';
 import { dedup } from './scenarios/dedup.js';
 import { deepStacks } from './scenarios/deepStacks.js';
 import { ingest } from './scenarios/ingest.js';
+import { lazyPull } from './scenarios/lazyPull.js';
 import { limits } from './scenarios/limits.js';
 import { memory } from './scenarios/memory.js';
 import { smallWrites } from './scenarios/smallWrites.js';
 import { workerScaling } from './scenarios/workerScaling.js';
 
-const SCENARIOS: readonly Scenario[] = [limits, ingest, smallWrites, deepStacks, commitCost, workerScaling, dedup, blockSize, memory];
+const SCENARIOS: readonly Scenario[] = [limits, ingest, smallWrites, deepStacks, commitCost, workerScaling, dedup, blockSize, memory, lazyPull];
 
 interface ScenarioRecord {
   readonly name: string;
