@@ -58,13 +58,18 @@ export function chainIds(diffIds: readonly Digest[]): Digest[] {
  * throw a `TypeError`: a digest of part of a blob must never be mistaken for the blob's.
  */
 export class DigestStream {
-  readonly #hash: Hash = createHash('sha256');
+  readonly #hash: Hash | undefined;
   #size = 0;
   #ended = false;
 
+  /** With `hashing` false it only counts bytes (`digest()` then throws): for a stream whose digest nobody checks. */
+  constructor(hashing = true) {
+    this.#hash = hashing ? createHash('sha256') : undefined;
+  }
+
   async *tap(stream: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
     for await (const chunk of stream) {
-      this.#hash.update(chunk);
+      this.#hash?.update(chunk);
       this.#size += chunk.length;
       yield chunk;
     }
@@ -76,6 +81,7 @@ export class DigestStream {
   }
 
   digest(): Digest {
+    if (this.#hash === undefined) throw new TypeError('this stream counts bytes only: it has no digest');
     if (!this.#ended) throw new TypeError('the stream has not ended: its digest is not known');
     return `sha256:${this.#hash.copy().digest('hex')}` as Digest;
   }

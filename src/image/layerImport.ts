@@ -114,8 +114,9 @@ export async function applyLayer(
   const limits = { ...LAYER_LIMITS, ...options.limits };
   try {
     return await inWorkSnapshot(store, key, parent, options, async (layer) => {
-      const blob = new DigestStream();
-      const tar = new DigestStream();
+      // Each hash costs a pass over the bytes: only the ones checked are computed.
+      const blob = new DigestStream(expect?.digest !== undefined);
+      const tar = new DigestStream(expect?.diffId !== undefined);
       const total = options.progressTotal ?? source.total;
       const raw = counted(source.stream, total, options.onProgress, options.progressStart);
       const reader = new TarReader(tar.tap(maybeGunzip(blob.tap(raw))), { maxBytes: limits.maxBytes, maxEntries: limits.maxEntries });

@@ -274,17 +274,25 @@ export class SnapshotLayer implements Layer {
     const end = options.end ?? Infinity;
     const chunk = options.highWaterMark ?? READ_STREAM_CHUNK;
     const open = (): Promise<FileHandle> => this.open(path, 'r');
+    // One read ahead: the next chunk is asked for before this one is handed on, so fetching it (a
+    // lazily pulled file's range request, a disk read) overlaps with the consumer.
     async function* chunks(): AsyncGenerator<Buffer> {
       const handle = await open();
+      const readAt = (position: number): Promise<{ bytesRead: number; buffer: Buffer; position: number }> => {
+        const length = Math.min(chunk, end - position + 1);
+        return handle.read(Buffer.alloc(length), 0, length, position).then(({ bytesRead, buffer }) => ({ bytesRead, buffer, position }));
+      };
+      let next = start <= end ? readAt(start) : undefined;
       try {
-        for (let position = start; position <= end; ) {
-          const length = Math.min(chunk, end - position + 1);
-          const { bytesRead, buffer } = await handle.read(Buffer.alloc(length), 0, length, position);
+        while (next !== undefined) {
+          const { bytesRead, buffer, position } = await next;
+          next = undefined;
           if (bytesRead === 0) return;
+          if (position + bytesRead <= end) next = readAt(position + bytesRead);
           yield buffer.subarray(0, bytesRead);
-          position += bytesRead;
         }
       } finally {
+        await next?.catch(() => undefined);
         await handle.close();
       }
     }

@@ -181,6 +181,7 @@ export class SnapshotStore implements Store {
     checkKey(key);
     const state = this.#get(key, 'usage');
     this.#checkIntact(state, 'usage');
+    await this.#blocks.settled();
     const tree = await state.queue.run(() => state.tree);
     const parentTree = this.#parentTree(state, tree);
     const changes = diffTrees(parentTree, tree);
@@ -219,6 +220,7 @@ export class SnapshotStore implements Store {
 
   async stats(): Promise<StoreStats> {
     this.#checkOpen('stats');
+    await this.#blocks.settled();
     const { blocks, bytes } = this.#blocks.stats();
     return { blockSize: this.blockSize, blocks, storedBytes: bytes, snapshots: this.#snapshots.size };
   }
@@ -228,6 +230,7 @@ export class SnapshotStore implements Store {
     return this.#host.gate.exclusive(() =>
       this.#saves.run(async () => {
         options.signal?.throwIfAborted();
+        await this.#blocks.settled();
         // What is on disk must be what is in memory, so the trees marked are the trees stored.
         const entries = await this.#save(() => undefined);
         const live = this.#liveBlocks();
@@ -254,6 +257,7 @@ export class SnapshotStore implements Store {
 
   async check(options: LongOperation = {}): Promise<CheckReport> {
     this.#checkOpen('check');
+    await this.#blocks.settled();
     const total = this.#blocks.stats().blocks;
     const damaged = await this.#blocks.verify((done) => {
       options.signal?.throwIfAborted();

@@ -24,7 +24,9 @@ interface Settle {
  * attached; the first to answer gives the bytes, which are stored (`put` hashes them again and
  * must give `id` back, else `EINTEGRITY`) and returned. So a block is fetched once, then kept:
  * concurrent reads of one id share one fetch, and a read-only or failed store (whose `put` would
- * reject) serves the bytes without keeping them. Misses made in one turn of the event loop (the
+ * reject) serves the bytes without keeping them. Readers get the bytes as soon as the source has
+ * checked them; storing them runs behind (`close` waits for it), and one that fails leaves the
+ * block remote, to be fetched again. Misses made in one turn of the event loop (the
  * blocks of one read) go to a source together, so it can fetch neighbours in one request; a
  * source call that fails rejects every read waiting on it. A block no source has rejects as the
  * wrapped store does for a missing block (`EINTEGRITY`).
@@ -43,6 +45,8 @@ export class FetchingBlockStore implements BlockStore {
   /** How many attach calls hold each source name. */
   readonly #pins = new Map<string, number>();
   readonly #fetching = new Map<BlockId, Promise<Uint8Array>>();
+  /** Stores of fetched blocks still running: `close` waits for them. */
+  readonly #keeping = new Set<Promise<void>>();
   /** Misses not yet asked of a source, each with its waiting `get`. */
   readonly #batch = new Map<BlockId, Settle>();
   readonly #waiting: (() => void)[] = [];
@@ -156,8 +160,14 @@ export class FetchingBlockStore implements BlockStore {
     this.#inner.checkWritable(syscall);
   }
 
-  close(): Promise<void> {
-    return this.#inner.close();
+  /** Resolves once every fetched block being stored now is stored (or given up): store-wide figures wait for it. */
+  async settled(): Promise<void> {
+    while (this.#keeping.size > 0) await Promise.all(this.#keeping);
+  }
+
+  async close(): Promise<void> {
+    await this.settled();
+    await this.#inner.close();
   }
 
   /**
@@ -183,24 +193,40 @@ export class FetchingBlockStore implements BlockStore {
     }
   }
 
-  /** One source call: the blocks found are kept and handed to their readers (and leave `batch`); a failure rejects every read of `ids`. */
+  /**
+   * One source call: the blocks found go to their readers at once, then are kept (and leave
+   * `batch`); a failure of the call rejects every read of `ids`. Until a block is stored, a new
+   * `get` of it is answered from the fetch (it stays in `#fetching`), so it crosses the network
+   * once.
+   */
   async #fetchFrom(source: BlockSource, ids: readonly BlockId[], batch: Map<BlockId, Settle>): Promise<void> {
-    const settle = (id: BlockId, outcome: (waiting: Settle) => void): void => {
-      const waiting = batch.get(id);
-      if (waiting === undefined) return;
-      batch.delete(id);
-      this.#fetching.delete(id);
-      outcome(waiting);
-    };
+    let found: Map<BlockId, Uint8Array>;
     try {
-      const found = await this.#limited(() => source.fetch(ids));
-      const got = [...found.keys()];
-      this.#fetched += got.length;
-      await this.#keep(got, got.map((id) => found.get(id)!));
-      for (const [id, bytes] of found) settle(id, (waiting) => waiting.resolve(bytes));
+      found = await this.#limited(() => source.fetch(ids));
     } catch (error) {
-      for (const id of ids) settle(id, (waiting) => waiting.reject(error));
+      for (const id of ids) {
+        const waiting = batch.get(id);
+        if (waiting === undefined) continue;
+        batch.delete(id);
+        this.#fetching.delete(id);
+        waiting.reject(error);
+      }
+      return;
     }
+    const got = [...found.keys()].filter((id) => batch.has(id));
+    this.#fetched += got.length;
+    for (const id of got) {
+      batch.get(id)!.resolve(found.get(id)!);
+      batch.delete(id);
+    }
+    const keeping = this.#keep(got, got.map((id) => found.get(id)!))
+      // The readers have their bytes (checked by the source); a block not kept stays remote, fetched again next time.
+      .catch(() => undefined)
+      .finally(() => {
+        for (const id of got) this.#fetching.delete(id);
+        this.#keeping.delete(keeping);
+      });
+    this.#keeping.add(keeping);
   }
 
   /** Stores fetched blocks, unless the store takes no writes now (read-only, failed): then they are only served. */
