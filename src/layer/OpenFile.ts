@@ -2,6 +2,7 @@ import { dirMapGet } from '../core/DirMap.js';
 import type { Entry, LinkedRecord, NodeRecord } from '../core/Entry.js';
 import { resolve } from '../core/resolve.js';
 import type { Place, Tree } from '../core/Tree.js';
+import { ReadAhead } from './ReadAhead.js';
 
 /**
  * What an open `FileHandle` refers to: an inode, found by its physical path (kept current across
@@ -12,6 +13,8 @@ export class OpenFile {
   readonly ino: number;
   path: string;
   detached: NodeRecord | undefined;
+  /** This handle's sequential-read state. */
+  readonly readAhead = new ReadAhead();
 
   constructor(ino: number, path: string) {
     this.ino = ino;

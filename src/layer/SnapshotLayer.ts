@@ -1,5 +1,5 @@
 import { Readable, Writable } from 'node:stream';
-import { EMPTY_VECTOR, vectorSet, type BlockRef } from '../core/BlockVector.js';
+import { EMPTY_VECTOR, vectorRange, vectorSet, type BlockRef } from '../core/BlockVector.js';
 import { dirMapEntries, dirMapGet } from '../core/DirMap.js';
 import type { Entry, FileEntry, NodeRecord } from '../core/Entry.js';
 import { fsError } from '../core/errors.js';
@@ -457,7 +457,15 @@ export class SnapshotLayer implements Layer {
         this.#read('read', file.path, (tree, call) => {
           const record = recordOfFile(tree, file, call);
           if (record.type === 'dir') throw fsError('EISDIR', call);
-          return readRange(this.#host.blocks, record as FileEntry, position, length);
+          const content = record as FileEntry;
+          const bytes = readRange(this.#host.blocks, content, position, length);
+          // Asked in the same turn as the read's own blocks, so a source fetches both in one go.
+          const ahead = file.readAhead.next(position, length, content.size);
+          if (ahead !== undefined) {
+            const size = this.#host.blocks.blockSize;
+            this.#host.prefetch(vectorRange(content.blocks, Math.floor(ahead.start / size), Math.ceil(ahead.end / size)));
+          }
+          return bytes;
         }),
       write: async (file, position, data) => {
         let end = 0;

@@ -63,6 +63,7 @@ export class SnapshotStore implements Store {
       gate: new WriteGate(),
       checkOpen: (syscall, path) => this.#checkOpen(syscall, path),
       checkWritable: (syscall) => this.#blocks.checkWritable(syscall),
+      prefetch: (refs) => this.#blocks.prefetch(refs),
       sync: async () => {
         await this.#saves.run(() => this.#save(() => undefined));
       },

@@ -132,6 +132,19 @@ export class FetchingBlockStore implements BlockStore {
     return pending;
   }
 
+  /**
+   * Starts fetching the remote blocks among `refs` that no one is fetching yet (read-ahead); the
+   * reads that want them later share the fetch. Failures are left to those reads: a block whose
+   * fetch failed is fetched again when read.
+   */
+  prefetch(refs: readonly BlockRef[]): void {
+    if (this.#sources.size === 0) return;
+    for (const id of refs) {
+      if (id === null || this.#fetching.has(id) || !this.isRemote(id)) continue;
+      this.get(id).catch(() => undefined);
+    }
+  }
+
   has(id: BlockId): boolean {
     return this.#inner.has(id);
   }

@@ -106,6 +106,31 @@ describe.skipIf(!hasRegistry)(`lazy pull${skipReason}`, () => {
     await store.close();
   });
 
+  it('reads ahead for a handle reading sequentially, fetching no byte the file does not have', async () => {
+    const store = await openMemoryStore();
+    const info = await store.pull(ref('image:v1'), { lazy: true });
+    const expected = await (await fixture.store.mount('child')).readFile('/bin/tool');
+    fixture.proxy.requests.length = 0;
+    const handle = await (await store.mount(info.key)).open('/bin/tool');
+    const read = Buffer.alloc(expected.length);
+    for (let at = 0; at < read.length; at += 65536) await handle.read(read, at, Math.min(65536, read.length - at), at);
+    await handle.close();
+    expect(read.equals(expected)).toBe(true);
+    // 64 KiB reads of 4 KiB blocks: the first read's blocks (0, hole, 2–15: two ranges), then the
+    // second read with the window ahead of it, to the end of the file, in one range.
+    expect(blobReads(fixture.proxy)).toMatchObject({ ranges: 3, rangeBytes: 200_000 - 4096 });
+    // A read elsewhere closes the window: a random read fetches only its own blocks.
+    const other = await openMemoryStore();
+    const again = await other.pull(ref('image:v1'), { lazy: true });
+    fixture.proxy.requests.length = 0;
+    const random = await (await other.mount(again.key)).open('/bin/tool');
+    await random.read(Buffer.alloc(4096), 0, 4096, 40 * 4096);
+    await random.read(Buffer.alloc(4096), 0, 4096, 20 * 4096);
+    await random.close();
+    expect(blobReads(fixture.proxy)).toMatchObject({ ranges: 2, rangeBytes: 2 * 4096 });
+    await Promise.all([store.close(), other.close()]);
+  });
+
   it('gives a container on a lazy image block-level copy-on-write: one byte written fetches and stores one block', async () => {
     const store = await openMemoryStore();
     const info = await store.pull(ref('image:v1'), { lazy: true });
