@@ -133,16 +133,18 @@ export class FetchingBlockStore implements BlockStore {
   }
 
   /**
-   * Starts fetching the remote blocks among `refs` that no one is fetching yet (read-ahead); the
-   * reads that want them later share the fetch. Failures are left to those reads: a block whose
+   * Starts fetching the remote blocks among `refs` that no one is fetching yet (read-ahead), once
+   * they are at least half of `refs`; the reads that want them later share the fetch. Failures are left to those reads: a block whose
    * fetch failed is fetched again when read.
    */
   prefetch(refs: readonly BlockRef[]): void {
     if (this.#sources.size === 0) return;
-    for (const id of refs) {
-      if (id === null || this.#fetching.has(id) || !this.isRemote(id)) continue;
-      this.get(id).catch(() => undefined);
-    }
+    const wanted = refs.filter((id): id is BlockId => id !== null);
+    const fresh = wanted.filter((id) => !this.#fetching.has(id) && this.isRemote(id));
+    // Wait until half the window is new, so a reader moving on one read at a time makes few large
+    // requests rather than one per read (the kernel's asynchronous read-ahead mark, in effect).
+    if (fresh.length === 0 || fresh.length * 2 < wanted.length) return;
+    for (const id of fresh) this.get(id).catch(() => undefined);
   }
 
   has(id: BlockId): boolean {
