@@ -15,8 +15,14 @@ import type { BlockStore } from '../store/BlockStore.js';
 /** Files larger than this reject with `EFBIG`: block indexes stay exact in a double. */
 export const MAX_FILE_SIZE = 2 ** 48;
 
-/** Blocks hashed and stored per batch of a large write, which bounds the memory it pins. */
-const WRITE_BATCH_BLOCKS = 1024;
+/**
+ * Block bytes per `BlockStore.put` of a large write (a batch holds at least one block). It bounds
+ * the synchronous work each batch costs the main thread between two turns of the event loop: the
+ * zero check, the copy into hash slabs and the store's own copy or pack record, all O(batch
+ * bytes). 8 MiB is two slabs of the hash pool (`DEFAULT_SLAB_BYTES`), so two workers hash each
+ * batch side by side. The sizes tried and what they measured: design.md, "Event-loop delay".
+ */
+export const WRITE_BATCH_BYTES = 8 * 1024 * 1024;
 
 /** Reads `[position, position + length)`, cut at the end of the file. */
 export async function readRange(blocks: BlockStore, file: FileEntry, position: number, length: number): Promise<Buffer> {
@@ -50,12 +56,17 @@ async function blockBytes(blocks: BlockStore, file: FileEntry, index: number, re
   return out;
 }
 
-/** Stores the given new contents of blocks and returns the file's vector with them set. */
+/**
+ * Stores the given new contents of blocks, in batches of at most `WRITE_BATCH_BYTES` put one after
+ * the other, and returns the file's vector with them set.
+ */
 async function storeBlocks(blocks: BlockStore, file: FileEntry, indexes: number[], contents: Uint8Array[]): Promise<FileEntry['blocks']> {
   let vector = file.blocks;
-  for (let i = 0; i < indexes.length; i += WRITE_BATCH_BLOCKS) {
-    const refs = await blocks.put(contents.slice(i, i + WRITE_BATCH_BLOCKS));
-    vector = vectorSet(vector, refs.map((ref, k) => [indexes[i + k]!, ref] as const));
+  for (let start = 0, end = 0; start < contents.length; start = end) {
+    let bytes = contents[end++]!.byteLength;
+    while (end < contents.length && bytes + contents[end]!.byteLength <= WRITE_BATCH_BYTES) bytes += contents[end++]!.byteLength;
+    const refs = await blocks.put(contents.slice(start, end));
+    vector = vectorSet(vector, refs.map((ref, k) => [indexes[start + k]!, ref] as const));
   }
   return vector;
 }
