@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { open, readFile, realpath, stat, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, open, readdir, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fsError, hasCode } from '../../core/errors.js';
@@ -42,12 +43,15 @@ const TAKEOVER_STALE_MS = 10_000;
 const ATTEMPTS = 200;
 
 /**
- * The one-writer lock of a store directory: a `lock` file created with `O_EXCL` that names the
+ * The one-writer lock of a store directory: a `lock` file created exclusively that names the
  * owning process. A second writer — another process, or another `openStore` in this one — is
  * refused with `ELOCKED` while the owner lives; a lock whose owner is dead (no such pid, or the pid
  * now belongs to a process started later) is taken over. Read-only opens take no lock.
  *
- * Taking over is serialized: only the holder of `lock.takeover` (itself created with `O_EXCL`)
+ * The lock file appears whole or not at all (written aside, then hard-linked into place), so a
+ * process that finds one unreadable knows its writer is not still writing it.
+ *
+ * Taking over is serialized: only the holder of `lock.takeover` (itself created the same way)
  * may remove a stale lock, and only after reading it again and finding the same dead owner; so two
  * processes can never both remove a lock and both create one. A token left by a taker that died
  * mid-takeover is removed once older than `TAKEOVER_STALE_MS`.
@@ -71,6 +75,7 @@ export class StoreLock {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (await createExclusive(path, me)) {
         heldHere.add(real);
+        await removeStrayTemporaries(real);
         return new StoreLock(real, path);
       }
       const owner = await readOwner(path);
@@ -106,22 +111,40 @@ export class StoreLock {
   }
 }
 
-/** Creates `path` with `O_EXCL` holding `owner`; false when it exists. */
+/**
+ * Creates `path` holding `owner`, atomically: the owner is written and fsynced in a file of this
+ * process's own, which is then hard-linked to `path` (`link(2)` fails with `EEXIST` when `path`
+ * exists, as `O_EXCL` would). So no process ever reads a lock that is being written: an empty or
+ * torn one was left by damage, not by a writer still at work. False when `path` exists.
+ */
 async function createExclusive(path: string, owner: LockOwner): Promise<boolean> {
-  let file;
-  try {
-    file = await open(path, 'wx', 0o644);
-  } catch (error) {
-    if (hasCode(error, 'EEXIST')) return false;
-    throw error;
-  }
+  const temporary = `${path}.${process.pid}.${randomUUID()}`;
+  const file = await open(temporary, 'wx', 0o644);
   try {
     await file.writeFile(`${JSON.stringify(owner)}\n`);
     await file.sync();
   } finally {
     await file.close();
   }
-  return true;
+  try {
+    await link(temporary, path);
+    return true;
+  } catch (error) {
+    if (hasCode(error, 'EEXIST')) return false;
+    throw error;
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+}
+
+/** Removes the files `createExclusive` writes aside (`lock.PID.UUID`, `lock.takeover.PID.UUID`) that dead processes left. */
+async function removeStrayTemporaries(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = /^lock(?:\.takeover)?\.(\d+)\.[0-9a-f-]{36}$/.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid) continue;
+    if (ownerAlive({ pid: Number(pid), host: hostname(), started: undefined })) continue;
+    await unlink(join(dir, name)).catch(() => undefined);
+  }
 }
 
 /** The owner a lock file names; undefined when it is torn; 'gone' when there is no file. */
