@@ -5,7 +5,8 @@ import type { Stats } from './Stats.js';
 
 /** What a handle asks of its layer; every call runs in the layer's order. */
 export interface FileAccess {
-  read(file: OpenFile, position: number, length: number): Promise<Buffer>;
+  /** Reads into `into` (from its start) when given, else into a new buffer; resolves to the bytes read. */
+  read(file: OpenFile, position: number, length: number, into?: Uint8Array): Promise<Buffer>;
   /** Writes at `position`, or at the end for `'append'`; resolves to the position after the data. */
   write(file: OpenFile, position: number | 'append', data: Uint8Array): Promise<number>;
   truncate(file: OpenFile, length: number): Promise<void>;
@@ -40,8 +41,7 @@ export class LayerFileHandle implements FileHandle {
     this.#check('read', this.#mode.readable);
     checkRange(buffer, offset, length);
     const at = position === null || position < 0 ? this.#position : position;
-    const bytes = await this.#access.read(this.#file, at, length);
-    buffer.set(bytes, offset);
+    const bytes = await this.#access.read(this.#file, at, length, buffer.subarray(offset, offset + length));
     if (position === null || position < 0) this.#position = at + bytes.byteLength;
     return { bytesRead: bytes.byteLength, buffer };
   }

@@ -280,7 +280,7 @@ export class SnapshotLayer implements Layer {
       const handle = await open();
       const readAt = (position: number): Promise<{ bytesRead: number; buffer: Buffer; position: number }> => {
         const length = Math.min(chunk, end - position + 1);
-        return handle.read(Buffer.alloc(length), 0, length, position).then(({ bytesRead, buffer }) => ({ bytesRead, buffer, position }));
+        return handle.read(Buffer.allocUnsafe(length), 0, length, position).then(({ bytesRead, buffer }) => ({ bytesRead, buffer, position }));
       };
       let next = start <= end ? readAt(start) : undefined;
       try {
@@ -453,12 +453,12 @@ export class SnapshotLayer implements Layer {
       return result;
     };
     return {
-      read: (file, position, length) =>
+      read: (file, position, length, into) =>
         this.#read('read', file.path, (tree, call) => {
           const record = recordOfFile(tree, file, call);
           if (record.type === 'dir') throw fsError('EISDIR', call);
           const content = record as FileEntry;
-          const bytes = readRange(this.#host.blocks, content, position, length);
+          const bytes = readRange(this.#host.blocks, content, position, length, into);
           // Asked in the same turn as the read's own blocks, so a source fetches both in one go.
           const ahead = file.readAhead.next(position, length, content.size);
           if (ahead !== undefined) {

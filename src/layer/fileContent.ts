@@ -24,24 +24,36 @@ export const MAX_FILE_SIZE = 2 ** 48;
  */
 export const WRITE_BATCH_BYTES = 8 * 1024 * 1024;
 
-/** Reads `[position, position + length)`, cut at the end of the file. */
-export async function readRange(blocks: BlockStore, file: FileEntry, position: number, length: number): Promise<Buffer> {
+/**
+ * Reads `[position, position + length)`, cut at the end of the file, into `into` (from its start;
+ * it must hold that many bytes) or a new buffer; resolves to the bytes read (a view of `into`).
+ * Every byte of the result is written (holes as zeros), so `into` need not be clean. On failure
+ * it rejects only once every block's read has ended, so nothing writes into `into` afterwards.
+ */
+export async function readRange(blocks: BlockStore, file: FileEntry, position: number, length: number, into?: Uint8Array): Promise<Buffer> {
   const end = Math.min(file.size, position + length);
   if (end <= position) return Buffer.alloc(0);
   const size = blocks.blockSize;
   const first = Math.floor(position / size);
   const refs = vectorRange(file.blocks, first, Math.floor((end - 1) / size) + 1);
-  const out = Buffer.alloc(end - position);
-  await Promise.all(
+  const out = into === undefined ? Buffer.allocUnsafe(end - position) : Buffer.from(into.buffer, into.byteOffset, end - position);
+  const reads = await Promise.allSettled(
     refs.map(async (ref, k) => {
-      if (ref === null) return;
       const blockStart = (first + k) * size;
-      const bytes = await blocks.get(ref);
       const from = Math.max(position, blockStart);
-      const to = Math.min(end, blockStart + bytes.byteLength);
-      if (to > from) out.set(bytes.subarray(from - blockStart, to - blockStart), from - position);
+      const to = Math.min(end, blockStart + size);
+      let filled = from;
+      if (ref !== null) {
+        const bytes = await blocks.get(ref);
+        filled = Math.max(from, Math.min(to, blockStart + bytes.byteLength));
+        if (filled > from) out.set(bytes.subarray(from - blockStart, filled - blockStart), from - position);
+      }
+      // A hole, or the zeros past a short last block's end.
+      if (filled < to) out.fill(0, filled - position, to - position);
     }),
   );
+  const failed = reads.find((read): read is PromiseRejectedResult => read.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
   return out;
 }
 
