@@ -360,61 +360,53 @@ async function collect2<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
+/** Checks `check` on 15 generated cases, each with a fresh memory store and a host directory path (removed after). */
+async function eachTreeCase<T>(arbitrary: fc.Arbitrary<T>, check: (store: Store, dir: string, value: T) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'cowstack-tree-'));
+  let run = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(arbitrary, async (value) => {
+        const store = await openMemoryStore();
+        const dir = join(root, String(run++));
+        try {
+          await check(store, dir, value);
+        } finally {
+          await store.close();
+          await rm(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 15 },
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
 describe('exportTree → importTree', () => {
+  // The host has no setuid, setgid or sticky from a snapshot (exportTree drops them).
+  const host = { modeMask: 0o777 };
+
   it('keeps modes, owners, symlinks, hard links and mtimes of random trees', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'cowstack-tree-'));
-    let run = 0;
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(createOps, { minLength: 1, maxLength: 20 }), async (ops) => {
-          const store = await openMemoryStore();
-          const dir = join(root, String(run++));
-          try {
-            await snapshot(store, 'src', undefined, (layer) => applyOps(layer, ops));
-            await store.exportTree('src', dir);
-            // The host has no setuid, setgid or sticky from a snapshot (exportTree drops them).
-            const host = { modeMask: 0o777 };
-            expect(await dumpHost(dir, host)).toEqual(await dumpLayer(await store.mount('src'), host));
-            await store.importTree('back', undefined, dir);
-            expect(await dumpLayer(await store.mount('back'), host)).toEqual(await dumpLayer(await store.mount('src'), host));
-          } finally {
-            await store.close();
-            await rm(dir, { recursive: true, force: true });
-          }
-        }),
-        { numRuns: 15 },
-      );
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    await eachTreeCase(fc.array(createOps, { minLength: 1, maxLength: 20 }), async (store, dir, ops) => {
+      await snapshot(store, 'src', undefined, (layer) => applyOps(layer, ops));
+      await store.exportTree('src', dir);
+      expect(await dumpHost(dir, host)).toEqual(await dumpLayer(await store.mount('src'), host));
+      await store.importTree('back', undefined, dir);
+      expect(await dumpLayer(await store.mount('back'), host)).toEqual(await dumpLayer(await store.mount('src'), host));
+    });
   });
 
   it('on a parent, makes the snapshot exactly the directory: what it lacks removed, types replaced, new blocks only', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'cowstack-tree-'));
-    let run = 0;
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(createOps, { minLength: 1, maxLength: 15 }), fc.array(changeOps, { minLength: 1, maxLength: 10 }), async (baseOps, changes) => {
-          const store = await openMemoryStore();
-          const dir = join(root, String(run++));
-          try {
-            await snapshot(store, 'base', undefined, (layer) => applyOps(layer, baseOps));
-            await snapshot(store, 'changed', 'base', (layer) => applyOps(layer, changes));
-            await store.exportTree('changed', dir);
-            await store.importTree('imported', 'base', dir);
-            const host = { modeMask: 0o777 };
-            expect(await dumpLayer(await store.mount('imported'), host)).toEqual(await dumpLayer(await store.mount('changed'), host));
-            // Content the parent has is not stored again: the same new blocks as the snapshot exported.
-            expect((await store.usage('imported')).blocks).toBe((await store.usage('changed')).blocks);
-          } finally {
-            await store.close();
-            await rm(dir, { recursive: true, force: true });
-          }
-        }),
-        { numRuns: 15 },
-      );
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    const cases = fc.tuple(fc.array(createOps, { minLength: 1, maxLength: 15 }), fc.array(changeOps, { minLength: 1, maxLength: 10 }));
+    await eachTreeCase(cases, async (store, dir, [baseOps, changes]) => {
+      await snapshot(store, 'base', undefined, (layer) => applyOps(layer, baseOps));
+      await snapshot(store, 'changed', 'base', (layer) => applyOps(layer, changes));
+      await store.exportTree('changed', dir);
+      await store.importTree('imported', 'base', dir);
+      expect(await dumpLayer(await store.mount('imported'), host)).toEqual(await dumpLayer(await store.mount('changed'), host));
+      // Content the parent has is not stored again: the same new blocks as the snapshot exported.
+      expect((await store.usage('imported')).blocks).toBe((await store.usage('changed')).blocks);
+    });
   });
 });
