@@ -156,4 +156,4 @@ export function expectOk(result: { status: number | null; stderr: string }): voi
 }
 
 /** The subcommands, in the order of shared/API.md. */
-export const COMMANDS = ['init', 'import', 'prepare', 'view', 'commit', 'rm', 'ls', 'tree', 'diff', 'cat', 'cp', 'export', 'df', 'gc', 'check'];
+export const COMMANDS = ['init', 'import', 'prepare', 'view', 'commit', 'rm', 'ls', 'tree', 'diff', 'cat', 'cp', 'export', 'df', 'gc', 'check', 'recover', 'push', 'pull'];
