@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { fsError, hasCode } from '../core/errors.js';
+import { fsError } from '../core/errors.js';
 import type { LongOperation, SnapshotInfo, Store } from '../snapshots/Store.js';
 import { chainIds, checkDigest, digestHex, digestOf, isDigest, type Digest } from './digest.js';
 import { applyLayer } from './layerImport.js';
@@ -10,8 +10,7 @@ import {
 } from './oci/documents.js';
 import { ImageArchive } from './oci/ImageArchive.js';
 import type { ImageFiles } from './oci/ImageFiles.js';
-import { hasChainLayer, historyLabels } from './oci/chainLayers.js';
-import { LABEL_DIFF_ID } from './oci/labels.js';
+import { committedMeanwhile, hasChainLayer, layerLabels } from './oci/chainLayers.js';
 import { LayoutDirectory } from './oci/LayoutDirectory.js';
 import { MAX_INDEX_DEPTH, MAX_JSON_BYTES, type LayerLimits } from './oci/limits.js';
 
@@ -87,12 +86,11 @@ export async function importImage(store: Store, source: string, options: ImportI
       try {
         await applyLayer(store, key, chain[i - 1], opened, {
           signal, limits: options.limits, onProgress: options.onProgress, progressStart: done, progressTotal: total,
-          labels: { ...historyLabels(history[i]), [LABEL_DIFF_ID]: diffId },
+          labels: layerLabels(history[i], diffId),
           expect: { digest: layer.digest, size: layer.size, diffId, name: layer.name },
         });
       } catch (error) {
-        // Another import may have committed the same chain ID meanwhile: that one is as good.
-        if (!hasCode(error, 'EEXIST') || !(await hasChainLayer(store, key, chain[i - 1], SYSCALL))) throw error;
+        if (!(await committedMeanwhile(error, store, key, chain[i - 1], SYSCALL))) throw error;
       }
       done += opened.total ?? 0;
     }

@@ -3,9 +3,8 @@ import { chainIds, type Digest } from '../image/digest.js';
 import { applyLayer, applyLazyLayer, type LazyLayerEntry } from '../image/layerImport.js';
 import type { TarEntryHeader } from '../image/tar/index.js';
 import { checkAborted } from '../image/oci/byteStream.js';
-import { hasChainLayer, historyLabels } from '../image/oci/chainLayers.js';
+import { committedMeanwhile, hasChainLayer, layerLabels } from '../image/oci/chainLayers.js';
 import type { HistoryEntry } from '../image/oci/documents.js';
-import { LABEL_DIFF_ID } from '../image/oci/labels.js';
 import type { SnapshotInfo, Store } from '../snapshots/Store.js';
 import type { BlockSource } from '../store/BlockSource.js';
 import type { BlockIndex, TocEntry } from './BlockIndex.js';
@@ -93,11 +92,11 @@ export async function pull(store: Store, ref: string, options: PullOptions = {},
     try {
       await applyLayer(store, key, chain[i - 1], { stream: blob, total: layer.size }, {
         signal, onProgress: options.onProgress, progressStart: done, progressTotal: total,
-        labels: { ...historyLabels(history[i]), [LABEL_DIFF_ID]: diffIds[i]! },
+        labels: layerLabels(history[i], diffIds[i]!),
         expect: { diffId: diffIds[i]!, name: `${name} layer ${layer.digest}` },
       });
     } catch (error) {
-      if (hasCode(error, 'EEXIST') && (await hasChainLayer(store, key, chain[i - 1], SYSCALL))) continue; // another pull committed it meanwhile
+      if (await committedMeanwhile(error, store, key, chain[i - 1], SYSCALL)) continue;
       // A layer the tar or gzip reader refused may be a damaged blob: the rest of it tells.
       if (hasCode(error, 'EINVAL') && !(await blob.matches().catch(() => true))) {
         throw fsError('EINTEGRITY', { syscall: 'digest', path: layer.digest, detail: `the blob does not match its digest (it broke the layer: ${(error as Error).message})`, cause: error });
@@ -122,10 +121,10 @@ async function pullLazily(
     if (!(await hasChainLayer(store, key, chain[i - 1], SYSCALL))) {
       try {
         await applyLazyLayer(store, key, chain[i - 1], lazyEntries(index), {
-          signal, labels: { ...historyLabels(history[i]), [LABEL_DIFF_ID]: image.config.diffIds[i]! },
+          signal, labels: layerLabels(history[i], image.config.diffIds[i]!),
         });
       } catch (error) {
-        if (!hasCode(error, 'EEXIST') || !(await hasChainLayer(store, key, chain[i - 1], SYSCALL))) throw error;
+        if (!(await committedMeanwhile(error, store, key, chain[i - 1], SYSCALL))) throw error;
       }
     }
     options.onProgress?.({ done: i + 1, total: indexes.length, unit: 'layers' });

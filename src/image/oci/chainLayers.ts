@@ -2,7 +2,7 @@ import { fsError, hasCode } from '../../core/errors.js';
 import type { SnapshotInfo, Store } from '../../snapshots/Store.js';
 import type { Digest } from '../digest.js';
 import type { HistoryEntry } from './documents.js';
-import { LABEL_HISTORY } from './labels.js';
+import { LABEL_DIFF_ID, LABEL_HISTORY } from './labels.js';
 
 /**
  * What importing an image (from disk or a registry) asks of the snapshot a layer's chain ID names.
@@ -22,8 +22,21 @@ export async function hasChainLayer(store: Store, key: Digest, parent: Digest | 
   throw fsError('EINVAL', { syscall, path: key, detail });
 }
 
+/**
+ * True when applying the layer `key` failed with `EEXIST` because another import or pull
+ * committed the same chain ID meanwhile (on the same `parent`): that snapshot is as good.
+ */
+export async function committedMeanwhile(error: unknown, store: Store, key: Digest, parent: Digest | undefined, syscall: string): Promise<boolean> {
+  return hasCode(error, 'EEXIST') && hasChainLayer(store, key, parent, syscall);
+}
+
+/** The labels of a chain layer's snapshot: its diffID (`LABEL_DIFF_ID`) and its history entry. */
+export function layerLabels(entry: HistoryEntry | undefined, diffId: Digest): Record<string, string> {
+  return { ...historyLabels(entry), [LABEL_DIFF_ID]: diffId };
+}
+
 /** The labels of a layer's history entry (`LABEL_HISTORY`): one per field present. */
-export function historyLabels(entry: HistoryEntry | undefined): Record<string, string> {
+function historyLabels(entry: HistoryEntry | undefined): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const field of ['created', 'created_by', 'author', 'comment'] as const) {
     const value = entry?.[field];
