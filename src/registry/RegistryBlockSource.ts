@@ -83,8 +83,12 @@ export class RegistryBlockSource implements BlockSource {
   #runs(ids: readonly BlockId[]): Run[] {
     const located: Array<{ layer: Digest; order: number; id: BlockId; range: BlockRange }> = [];
     for (const id of new Set(ids)) {
-      const order = this.#indexes.findIndex((index) => index.locate(id) !== undefined);
-      if (order !== -1) located.push({ layer: this.#indexes[order]!.layer, order, id, range: this.#indexes[order]!.locate(id)! });
+      for (const [order, index] of this.#indexes.entries()) {
+        const range = index.locate(id);
+        if (range === undefined) continue;
+        located.push({ layer: index.layer, order, id, range });
+        break;
+      }
     }
     located.sort((a, b) => a.order - b.order || a.range.offset - b.range.offset);
     const runs: Run[] = [];

@@ -21,8 +21,8 @@ interface Settle {
  * fetched yet is *remote* (`isRemote`), neither stored nor lost.
  *
  * `get(id)` of a block not stored asks the sources that cover it, in the order they were
- * attached; the first to answer gives the bytes, which are stored (`put` hashes them again and
- * must give `id` back, else `EINTEGRITY`) and returned. So a block is fetched once, then kept:
+ * attached; the first to answer gives the bytes, which are returned and stored (`put` hashes them
+ * again and must give `id` back). So a block is fetched once, then kept:
  * concurrent reads of one id share one fetch, and a read-only or failed store (whose `put` would
  * reject) serves the bytes without keeping them. Readers get the bytes as soon as the source has
  * checked them; storing them runs behind (`close` waits for it), and one that fails leaves the
@@ -51,22 +51,12 @@ export class FetchingBlockStore implements BlockStore {
   readonly #batch = new Map<BlockId, Settle>();
   readonly #waiting: (() => void)[] = [];
   #active = 0;
-  #fetched = 0;
 
   constructor(inner: BlockStore, persistence: SourcePersistence | undefined, sources: readonly BlockSource[] = []) {
     this.blockSize = inner.blockSize;
     this.#inner = inner;
     this.#persistence = persistence;
     for (const source of sources) this.#sources.set(source.record.name, source);
-  }
-
-  /** Blocks fetched from sources since the store was opened. */
-  get fetchedBlocks(): number {
-    return this.#fetched;
-  }
-
-  get sourceCount(): number {
-    return this.#sources.size;
   }
 
   /** Whether `id` is not stored but a source covers it. */
@@ -100,19 +90,17 @@ export class FetchingBlockStore implements BlockStore {
 
   /**
    * Drops every unpinned source that covers none of `needed` (the referenced blocks not stored),
-   * saved before this resolves. Resolves to how many were dropped.
+   * saved before this resolves.
    */
-  async prune(needed: ReadonlySet<BlockId>): Promise<number> {
+  async prune(needed: ReadonlySet<BlockId>): Promise<void> {
     const kept = new Map<string, BlockSource>();
     for (const [name, source] of this.#sources) {
       if (this.#pins.has(name) || coversAny(source, needed)) kept.set(name, source);
     }
-    const dropped = this.#sources.size - kept.size;
-    if (dropped === 0) return 0;
+    if (kept.size === this.#sources.size) return;
     await this.#persistence?.save([...kept.values()].map((source) => source.record));
     this.#sources.clear();
     for (const [name, source] of kept) this.#sources.set(name, source);
-    return dropped;
   }
 
   put(blocks: readonly Uint8Array[]): Promise<BlockRef[]> {
@@ -134,8 +122,8 @@ export class FetchingBlockStore implements BlockStore {
 
   /**
    * Starts fetching the remote blocks among `refs` that no one is fetching yet (read-ahead), once
-   * they are at least half of `refs`; the reads that want them later share the fetch. Failures are left to those reads: a block whose
-   * fetch failed is fetched again when read.
+   * they are at least half of `refs`; the reads that want them later share the fetch. Failures are
+   * left to those reads: a block whose fetch failed is fetched again when read.
    */
   prefetch(refs: readonly BlockRef[]): void {
     if (this.#sources.size === 0) return;
@@ -229,7 +217,6 @@ export class FetchingBlockStore implements BlockStore {
       return;
     }
     const got = [...found.keys()].filter((id) => batch.has(id));
-    this.#fetched += got.length;
     for (const id of got) {
       batch.get(id)!.resolve(found.get(id)!);
       batch.delete(id);
