@@ -1,10 +1,10 @@
-import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { parseBlockId, type BlockId } from '../../core/BlockId.js';
 import { fsError, hasCode } from '../../core/errors.js';
 import type { Tree } from '../../core/Tree.js';
 import type { CatalogEntry, SnapshotPersistence } from '../../snapshots/SnapshotPersistence.js';
 import type { SnapshotKind } from '../../snapshots/SnapshotState.js';
+import { checksumMatches, withChecksum } from './checksum.js';
 import type { FileSystem } from './FileSystem.js';
 import { PackStore, writeFileAtomic } from './PackStore.js';
 import { isTreeRecord, type TreeCodec } from './TreeCodec.js';
@@ -138,7 +138,7 @@ async function readCatalogFile(fs: FileSystem, dir: string): Promise<StoredEntry
   const bytes = await fs.readFile(path);
   if (bytes.byteLength < 16 || bytes.readUInt32LE(0) !== CATALOG_MAGIC) throw damaged('not a cowstack catalog');
   const length = bytes.readUInt32LE(8);
-  if (12 + length + 4 !== bytes.byteLength || crc32(bytes.subarray(0, 12 + length)) !== bytes.readUInt32LE(12 + length)) {
+  if (12 + length + 4 !== bytes.byteLength || !checksumMatches(bytes)) {
     throw damaged('catalog checksum does not match');
   }
   const version = bytes.readUInt32LE(4);
@@ -162,13 +162,11 @@ async function readCatalogFile(fs: FileSystem, dir: string): Promise<StoredEntry
 /** Replaces `dir`'s catalog file by one naming `stored`, atomically and durably. */
 async function writeCatalogFile(fs: FileSystem, dir: string, stored: readonly StoredEntry[]): Promise<void> {
   const json = Buffer.from(JSON.stringify({ snapshots: stored }), 'utf8');
-  const out = Buffer.alloc(12 + json.byteLength + 4);
-  out.writeUInt32LE(CATALOG_MAGIC, 0);
-  out.writeUInt32LE(CATALOG_VERSION, 4);
-  out.writeUInt32LE(json.byteLength, 8);
-  json.copy(out, 12);
-  out.writeUInt32LE(crc32(out.subarray(0, 12 + json.byteLength)), 12 + json.byteLength);
-  await writeFileAtomic(fs, dir, CATALOG_FILE, out);
+  const head = Buffer.alloc(12);
+  head.writeUInt32LE(CATALOG_MAGIC, 0);
+  head.writeUInt32LE(CATALOG_VERSION, 4);
+  head.writeUInt32LE(json.byteLength, 8);
+  await writeFileAtomic(fs, dir, CATALOG_FILE, withChecksum(Buffer.concat([head, json])));
 }
 
 /** Writes the empty catalog of a new store: done with its config, before any pack record exists. */

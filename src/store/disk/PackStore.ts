@@ -1,9 +1,9 @@
-import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import type { BlockId } from '../../core/BlockId.js';
 import { fsError, hasCode } from '../../core/errors.js';
 import { SerialQueue } from '../../snapshots/SerialQueue.js';
 import { BlockIndex, type RecordLocation } from './BlockIndex.js';
+import { checksumMatches, withChecksum } from './checksum.js';
 import type { FileSystem, StoreFile } from './FileSystem.js';
 import {
   MAX_PAYLOAD, PACK_HEADER_SIZE, PACK_VERSION, RECORD_HEADER_SIZE, RECORD_MAGIC, packFileName, packHeader, packNumberOf,
@@ -597,10 +597,7 @@ export class PackStore {
       head.writeUInt32LE(pack, at);
       at += 4;
     }
-    const body = Buffer.concat([head, encoded]);
-    const trailer = Buffer.alloc(4);
-    trailer.writeUInt32LE(crc32(body), 0);
-    await this.#guard(() => writeFileAtomic(this.#fs, this.#dir, 'index', Buffer.concat([body, trailer])));
+    await this.#guard(() => writeFileAtomic(this.#fs, this.#dir, 'index', withChecksum(Buffer.concat([head, encoded]))));
     this.#appendedSinceIndex = 0;
   }
 
@@ -738,7 +735,7 @@ async function loadIndexFile(fs: FileSystem, path: string): Promise<{ index: Blo
   }
   // The index is a cache of the packs: one that does not check is rebuilt, never trusted.
   if (bytes.byteLength < 20 || bytes.readUInt32LE(0) !== INDEX_MAGIC) return undefined;
-  if (crc32(bytes.subarray(0, bytes.byteLength - 4)) !== bytes.readUInt32LE(bytes.byteLength - 4)) return undefined;
+  if (!checksumMatches(bytes)) return undefined;
   const version = bytes.readUInt32LE(4);
   if (version > INDEX_VERSION) {
     throw fsError('EINVAL', { syscall: 'open', path, detail: `index format version ${version} is newer than this cowstack knows (${INDEX_VERSION})` });

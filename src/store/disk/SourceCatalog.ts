@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { fsError } from '../../core/errors.js';
 import type { SourcePersistence, SourceRecord } from '../BlockSource.js';
+import { checksumMatches, withChecksum } from './checksum.js';
 import type { FileSystem } from './FileSystem.js';
 import { writeFileAtomic, type PackStore } from './PackStore.js';
 
@@ -60,14 +60,13 @@ function encode(records: readonly SourceRecord[]): Buffer {
   const blobs = records.flatMap((record) => record.blobs);
   const parts: Uint8Array[] = [header(json.length), json, u32(blobs.length)];
   for (const blob of blobs) parts.push(u32(blob.byteLength), blob);
-  const body = Buffer.concat(parts);
-  return Buffer.concat([body, u32(crc32(body))]);
+  return withChecksum(Buffer.concat(parts));
 }
 
 function decode(bytes: Buffer): SourceRecord[] {
   const damaged = (detail: string): Error => fsError('EINTEGRITY', { syscall: 'open', path: SOURCES_FILE, detail });
   if (bytes.length < 16 || bytes.toString('latin1', 0, 4) !== MAGIC) throw damaged('not a cowstack sources file');
-  if (crc32(bytes.subarray(0, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) throw damaged('checksum does not match');
+  if (!checksumMatches(bytes)) throw damaged('checksum does not match');
   const version = bytes.readUInt32LE(4);
   if (version !== VERSION) throw damaged(`format version ${version}`);
   const jsonLength = bytes.readUInt32LE(8);
