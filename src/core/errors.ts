@@ -70,3 +70,13 @@ export function fsError(code: ErrorCode, details: ErrorDetails = {}): CowstackEr
 export function hasCode(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
 }
+
+/** Resolves as `pending` does, but to `undefined` where it rejects with `ENOENT`: a lookup of what may not exist. */
+export async function unlessMissing<T>(pending: Promise<T>): Promise<T | undefined> {
+  try {
+    return await pending;
+  } catch (error) {
+    if (hasCode(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { fsError, hasCode, type CowstackError } from '../core/errors.js';
+import { fsError, hasCode, unlessMissing, type CowstackError } from '../core/errors.js';
 import type { BlockRef } from '../core/BlockVector.js';
 import type { Layer } from '../layer/Layer.js';
 import { SnapshotLayer } from '../layer/SnapshotLayer.js';
@@ -449,13 +449,8 @@ class LayerApplier {
     if (dir.mtimeMs === undefined) dir.mtimeMs = (await this.#layer.lstat(path)).mtimeMs;
   }
 
-  async #lstat(path: string): Promise<Stats | undefined> {
-    try {
-      return await this.#layer.lstat(path);
-    } catch (error) {
-      if (hasCode(error, 'ENOENT')) return undefined;
-      throw error;
-    }
+  #lstat(path: string): Promise<Stats | undefined> {
+    return unlessMissing(this.#layer.lstat(path));
   }
 }
 

@@ -1,8 +1,7 @@
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsError, hasCode } from '../core/errors.js';
+import { fsError, unlessMissing } from '../core/errors.js';
 import type { Layer } from '../layer/Layer.js';
-import type { Stats } from '../layer/Stats.js';
 import type { LongOperation } from '../snapshots/Store.js';
 import { copyContent } from './copyContent.js';
 
@@ -43,7 +42,7 @@ export async function importTreeInto(layer: Layer, dir: string, options: LongOpe
       const hostPath = join(hostDir, name);
       const layerPath = pathOf(name);
       const stats = await lstat(hostPath);
-      const there = await lstatOrUndefined(layer, layerPath);
+      const there = await unlessMissing(layer.lstat(layerPath));
       const mergeable = there?.isDirectory() === true && stats.isDirectory();
       if (there !== undefined && !mergeable) await layer.rm(layerPath, { recursive: true });
       if (stats.isDirectory()) {
@@ -89,15 +88,6 @@ async function copyFile(
     }
   } finally {
     await source.close();
-  }
-}
-
-async function lstatOrUndefined(layer: Layer, path: string): Promise<Stats | undefined> {
-  try {
-    return await layer.lstat(path);
-  } catch (error) {
-    if (hasCode(error, 'ENOENT')) return undefined;
-    throw error;
   }
 }
 

@@ -3,7 +3,7 @@ import { chmod, lstat, readlink, symlink, unlink, utimes } from 'node:fs/promise
 import { basename, join, posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Layer, Stats, Store } from '../../index.js';
-import { fsError, hasCode } from '../../core/errors.js';
+import { fsError, unlessMissing } from '../../core/errors.js';
 import { exportTreeFrom } from '../../image/treeExport.js';
 import { importTreeInto } from '../../image/treeImport.js';
 import type { Args, Command, CommandContext } from '../Command.js';
@@ -127,20 +127,10 @@ async function copyIn(context: CommandContext, source: string, to: SnapshotPath)
   await layer.utimes(target, stats.atime, stats.mtime);
 }
 
-async function hostStat(path: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if (hasCode(error, 'ENOENT')) return undefined;
-    throw error;
-  }
+function hostStat(path: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
+  return unlessMissing(lstat(path));
 }
 
-async function layerStat(layer: Layer, path: string, follow: boolean): Promise<Stats | undefined> {
-  try {
-    return await (follow ? layer.stat(path) : layer.lstat(path));
-  } catch (error) {
-    if (hasCode(error, 'ENOENT')) return undefined;
-    throw error;
-  }
+function layerStat(layer: Layer, path: string, follow: boolean): Promise<Stats | undefined> {
+  return unlessMissing(follow ? layer.stat(path) : layer.lstat(path));
 }
