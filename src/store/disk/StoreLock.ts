@@ -52,8 +52,9 @@ const ATTEMPTS = 200;
  * process that finds one unreadable knows its writer is not still writing it.
  *
  * Taking over is serialized: only the holder of `lock.takeover` (itself created the same way)
- * may remove a stale lock, and only after reading it again and finding the same dead owner; so two
- * processes can never both remove a lock and both create one. A token left by a taker that died
+ * may remove a stale lock, and only after reading it again, under the token, and finding the same
+ * dead owner; a lock found gone is never removed (its successor may be appearing that instant), so
+ * two processes can never both remove a lock and both create one. A token left by a taker that died
  * mid-takeover is removed once older than `TAKEOVER_STALE_MS`.
  */
 export class StoreLock {
@@ -90,8 +91,11 @@ export class StoreLock {
         continue;
       }
       try {
+        // Remove only the very lock judged stale: while this token is held nobody else removes
+        // it, and its dead owner cannot. A lock gone meanwhile is left alone: another process may
+        // be creating its own in its place this instant, and that one must not be removed.
         const again = await readOwner(path);
-        if (again === 'gone' || JSON.stringify(again) === JSON.stringify(owner)) {
+        if (again !== 'gone' && JSON.stringify(again) === JSON.stringify(owner)) {
           await unlink(path).catch((error: unknown) => {
             if (!hasCode(error, 'ENOENT')) throw error;
           });
