@@ -48,7 +48,7 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
   }
   const hasher = createHasher(workers);
   if (options.dir === undefined) {
-    return new SnapshotStore(new FetchingBlockStore(new MemoryBlockStore(blockSize, hasher), undefined), hasher, { readOnly: options.readOnly === true });
+    return new SnapshotStore(new FetchingBlockStore(new MemoryBlockStore(blockSize, hasher), hasher, undefined), hasher, { readOnly: options.readOnly === true });
   }
   if (typeof options.dir !== 'string') throw new TypeError('dir must be a string');
   try {

@@ -169,6 +169,37 @@ export class HttpSession {
     }
   }
 
+  /**
+   * The body cut into pieces of `lengths` bytes, each a buffer of its own (a block freed alone,
+   * not a slice pinning a whole range; and small buffers reuse the allocator's memory, where one
+   * large buffer per response costs fresh pages). Resolves to the pieces and the bytes received:
+   * fewer than asked when the body ends early (the last pieces are then not all filled); more is
+   * `EINVAL`.
+   */
+  async readPieces(response: Response, lengths: readonly number[]): Promise<{ pieces: Buffer[]; received: number }> {
+    const pieces = lengths.map((length) => Buffer.allocUnsafeSlow(length));
+    const total = lengths.reduce((sum, length) => sum + length, 0);
+    let received = 0;
+    let piece = 0;
+    let filled = 0;
+    for await (const chunk of this.stream(response)) {
+      if (received + chunk.length > total) throw this.#error('EINVAL', new URL(response.url), `the response is more than the ${total} bytes expected`);
+      received += chunk.length;
+      for (let at = 0; at < chunk.length; ) {
+        const target = pieces[piece]!;
+        const n = Math.min(target.length - filled, chunk.length - at);
+        target.set(chunk.subarray(at, at + n), filled);
+        at += n;
+        filled += n;
+        if (filled === target.length) {
+          piece++;
+          filled = 0;
+        }
+      }
+    }
+    return { pieces, received };
+  }
+
   /** The whole body, at most `limit` bytes (more is `EINVAL`). */
   async read(response: Response, limit: number): Promise<Buffer> {
     const declared = Number(response.headers.get('content-length') ?? 0);

@@ -89,12 +89,16 @@ export class RegistryClient {
   }
 
   /**
-   * Bytes `[start, start + length)` of a blob (`Range: bytes=a-b`, answered `206`). Not checked
-   * here: a range is checked by what it holds (a block against its id). A registry that ignores
-   * `Range` (answers 200) is `EIO`.
+   * Bytes `[start, start + sum(lengths))` of a blob (`Range: bytes=a-b`, answered `206`), cut into
+   * pieces of `lengths` bytes (the blocks of a run), each its own buffer. Not checked here: a
+   * range is checked by what it holds (a block against its id). A registry that ignores `Range`
+   * (answers 200) is `EIO`; a body cut short is fetched again, `retries` times, then `ECONNRESET`.
    */
-  async readRange(digest: Digest, start: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length <= 0) throw new TypeError('a range needs start >= 0 and length > 0');
+  async readRange(digest: Digest, start: number, lengths: readonly number[]): Promise<Buffer[]> {
+    const length = lengths.reduce((sum, piece) => sum + piece, 0);
+    if (!Number.isSafeInteger(start) || start < 0 || length <= 0 || !lengths.every((piece) => Number.isSafeInteger(piece) && piece > 0)) {
+      throw new TypeError('a range needs start >= 0 and pieces of length > 0');
+    }
     const last = start + length - 1;
     for (let attempt = 0; ; attempt++) {
       const response = await this.#session.send({
@@ -106,9 +110,9 @@ export class RegistryClient {
         throw fsError('EIO', { syscall: this.#syscall, path: `${url.host}${url.pathname}`, detail: `the registry did not serve bytes ${start}-${last} (HTTP ${response.status}, Content-Range ${response.headers.get('content-range') ?? 'none'})` });
       }
       try {
-        const bytes = await this.#session.read(response, length);
-        if (bytes.length === length) return bytes;
-        if (attempt >= this.#session.retries) throw fsError('ECONNRESET', { syscall: this.#syscall, path: digest, detail: `the range ended after ${bytes.length} of ${length} bytes` });
+        const { pieces, received } = await this.#session.readPieces(response, lengths);
+        if (received === length) return pieces;
+        if (attempt >= this.#session.retries) throw fsError('ECONNRESET', { syscall: this.#syscall, path: digest, detail: `the range ended after ${received} of ${length} bytes` });
       } catch (error) {
         if (!hasCode(error, 'ECONNRESET') || attempt >= this.#session.retries) throw error;
       }

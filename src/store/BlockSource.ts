@@ -9,10 +9,11 @@ import type { BlockId } from '../core/BlockId.js';
  *
  * Contract:
  * - `covers(id)` tells, without I/O, whether the source can fetch `id`.
- * - `fetch(ids)` resolves to the bytes of each of `ids` the source knows (the others are left
- *   out), every one already checked to hash to its id (a mismatch rejects with `EINTEGRITY`,
- *   never resolves); it may fetch blocks that lie side by side in one request. It rejects with
- *   the codes of its transport (`ECONNRESET`, `EACCES`, `EIO`…). It may be called concurrently.
+ * - `fetch(ids)` resolves to the bytes it was given for each of `ids` the source knows (the others
+ *   are left out), as received: the store hashes every block and refuses (`EINTEGRITY`) bytes
+ *   that do not match, so a source need not, and nothing it answers is trusted. It may fetch
+ *   blocks that lie side by side in one request. It rejects with the codes of its transport
+ *   (`ECONNRESET`, `EACCES`, `EIO`…). It may be called concurrently.
  * - `record` is what a durable store writes so it can make the source again when it opens (the
  *   `kind` names the factory that reads it back): never a secret, since it lies in the store
  *   directory. Two sources with the same `record.name` are the same source.

@@ -23,6 +23,10 @@ export interface BlockStoreStats {
  *   hole: never stored), otherwise its id, with the block stored (once) when it resolves. It
  *   copies what it keeps: the caller may reuse its buffers afterwards. Blocks are at most
  *   `blockSize` bytes.
+ * - `putHashed(blocks, ids)` is `put` for blocks whose ids the caller has just computed on this
+ *   store's hasher (`ids[i]` is the SHA-256 of `blocks[i]`; none is a block of zeros): it stores
+ *   them without hashing again. Only for bytes the caller hashed itself (the fetched blocks a
+ *   `FetchingBlockStore` has checked): an id taken on trust would let wrong bytes in.
  * - `get(id)` resolves to the block's bytes, which the caller must not modify. It rejects with
  *   `EINTEGRITY` when the stored bytes no longer hash to `id` (where the store verifies reads) and
  *   with `EINTEGRITY` when no block `id` is stored: a reference to a missing block is damage.
@@ -41,6 +45,7 @@ export interface BlockStoreStats {
 export interface BlockStore {
   readonly blockSize: number;
   put(blocks: readonly Uint8Array[]): Promise<BlockRef[]>;
+  putHashed(blocks: readonly Uint8Array[], ids: readonly BlockId[]): Promise<void>;
   get(id: BlockId): Promise<Uint8Array>;
   has(id: BlockId): boolean;
   delete(ids: Iterable<BlockId>): Promise<BlockStoreStats>;

@@ -1,6 +1,7 @@
 import type { BlockId } from '../core/BlockId.js';
 import type { BlockRef } from '../core/BlockVector.js';
 import { fsError } from '../core/errors.js';
+import type { Hasher } from '../hashing/Hasher.js';
 import type { BlockSource, SourcePersistence } from './BlockSource.js';
 import type { BlockProblem, BlockStore, BlockStoreStats } from './BlockStore.js';
 
@@ -21,11 +22,13 @@ interface Settle {
  * fetched yet is *remote* (`isRemote`), neither stored nor lost.
  *
  * `get(id)` of a block not stored asks the sources that cover it, in the order they were
- * attached; the first to answer gives the bytes, which are returned and stored (`put` hashes them
- * again and must give `id` back). So a block is fetched once, then kept:
+ * attached; the first to answer gives the bytes. They are hashed here, on the store's hasher (the
+ * worker threads), and only bytes that hash to `id` are returned and stored (`putHashed`: hashed
+ * once, never again); others reject with `EINTEGRITY` and are not kept. Whatever a source
+ * answers, no wrong byte is served or stored. So a block is fetched once, then kept:
  * concurrent reads of one id share one fetch, and a read-only or failed store (whose `put` would
- * reject) serves the bytes without keeping them. Readers get the bytes as soon as the source has
- * checked them; storing them runs behind (`close` waits for it), and one that fails leaves the
+ * reject) serves the bytes without keeping them. Readers get the bytes as soon as they are
+ * checked; storing them runs behind (`close` waits for it), and one that fails leaves the
  * block remote, to be fetched again. Misses made in one turn of the event loop (the
  * blocks of one read) go to a source together, so it can fetch neighbours in one request; a
  * source call that fails rejects every read waiting on it. A block no source has rejects as the
@@ -39,6 +42,7 @@ interface Settle {
 export class FetchingBlockStore implements BlockStore {
   readonly blockSize: number;
   readonly #inner: BlockStore;
+  readonly #hasher: Hasher;
   readonly #persistence: SourcePersistence | undefined;
   /** By `record.name`, in the order attached. */
   readonly #sources = new Map<string, BlockSource>();
@@ -52,9 +56,11 @@ export class FetchingBlockStore implements BlockStore {
   readonly #waiting: (() => void)[] = [];
   #active = 0;
 
-  constructor(inner: BlockStore, persistence: SourcePersistence | undefined, sources: readonly BlockSource[] = []) {
+  /** `hasher` is the store's: the one `inner` hashes with. */
+  constructor(inner: BlockStore, hasher: Hasher, persistence: SourcePersistence | undefined, sources: readonly BlockSource[] = []) {
     this.blockSize = inner.blockSize;
     this.#inner = inner;
+    this.#hasher = hasher;
     this.#persistence = persistence;
     for (const source of sources) this.#sources.set(source.record.name, source);
   }
@@ -105,6 +111,10 @@ export class FetchingBlockStore implements BlockStore {
 
   put(blocks: readonly Uint8Array[]): Promise<BlockRef[]> {
     return this.#inner.put(blocks);
+  }
+
+  putHashed(blocks: readonly Uint8Array[], ids: readonly BlockId[]): Promise<void> {
+    return this.#inner.putHashed(blocks, ids);
   }
 
   get(id: BlockId): Promise<Uint8Array> {
@@ -197,52 +207,65 @@ export class FetchingBlockStore implements BlockStore {
   }
 
   /**
-   * One source call: the blocks found go to their readers at once, then are kept (and leave
-   * `batch`); a failure of the call rejects every read of `ids`. Until a block is stored, a new
-   * `get` of it is answered from the fetch (it stays in `#fetching`), so it crosses the network
-   * once.
+   * One source call: the blocks found are hashed, those that match go to their readers at once,
+   * then are kept, and every block asked for leaves `batch` but the ones the source did not have;
+   * a failure of the call (or of the hashing) rejects every read of `ids`. Until a block is
+   * stored, a new `get` of it is answered from the fetch (it stays in `#fetching`), so it crosses
+   * the network once.
    */
   async #fetchFrom(source: BlockSource, ids: readonly BlockId[], batch: Map<BlockId, Settle>): Promise<void> {
-    let found: Map<BlockId, Uint8Array>;
+    let got: BlockId[];
+    let blocks: Uint8Array[];
+    let actual: BlockId[];
     try {
-      found = await this.#limited(() => source.fetch(ids));
+      const found = await this.#limited(() => source.fetch(ids));
+      got = ids.filter((id) => found.has(id) && batch.has(id));
+      blocks = got.map((id) => found.get(id)!);
+      actual = await this.#hasher.hash(blocks);
     } catch (error) {
-      for (const id of ids) {
-        const waiting = batch.get(id);
-        if (waiting === undefined) continue;
-        batch.delete(id);
-        this.#fetching.delete(id);
-        waiting.reject(error);
-      }
+      for (const id of ids) this.#settle(batch, id, (waiting) => waiting.reject(error));
       return;
     }
-    const got = [...found.keys()].filter((id) => batch.has(id));
-    for (const id of got) {
-      batch.get(id)!.resolve(found.get(id)!);
-      batch.delete(id);
-    }
-    const keeping = this.#keep(got, got.map((id) => found.get(id)!))
-      // The readers have their bytes (checked by the source); a block not kept stays remote, fetched again next time.
+    const good: number[] = [];
+    got.forEach((id, i) => {
+      if (actual[i] === id) {
+        good.push(i);
+        // Stays in `#fetching` until kept: a `get` meanwhile shares these bytes.
+        batch.get(id)!.resolve(blocks[i]!);
+        batch.delete(id);
+        return;
+      }
+      const error = fsError('EINTEGRITY', { syscall: 'read', detail: `${source.record.name} answered block ${id} with bytes that hash to ${actual[i]}` });
+      this.#settle(batch, id, (waiting) => waiting.reject(error));
+    });
+    const keeping = this.#keep(good.map((i) => blocks[i]!), good.map((i) => got[i]!))
+      // The readers have their bytes; a block not kept stays remote, fetched again next time.
       .catch(() => undefined)
       .finally(() => {
-        for (const id of got) this.#fetching.delete(id);
+        for (const i of good) this.#fetching.delete(got[i]!);
         this.#keeping.delete(keeping);
       });
     this.#keeping.add(keeping);
   }
 
-  /** Stores fetched blocks, unless the store takes no writes now (read-only, failed): then they are only served. */
-  async #keep(ids: readonly BlockId[], blocks: readonly Uint8Array[]): Promise<void> {
+  /** Ends the wait of the read of `id` still in `batch`, if any, with `settle`; a later `get` fetches afresh. */
+  #settle(batch: Map<BlockId, Settle>, id: BlockId, settle: (waiting: Settle) => void): void {
+    const waiting = batch.get(id);
+    if (waiting === undefined) return;
+    batch.delete(id);
+    this.#fetching.delete(id);
+    settle(waiting);
+  }
+
+  /** Stores checked blocks, unless the store takes no writes now (read-only, failed): then they are only served. */
+  async #keep(blocks: readonly Uint8Array[], ids: readonly BlockId[]): Promise<void> {
     if (ids.length === 0) return;
     try {
       this.#inner.checkWritable('read');
     } catch {
       return;
     }
-    const stored = await this.#inner.put(blocks);
-    stored.forEach((got, i) => {
-      if (got !== ids[i]) throw fsError('EINTEGRITY', { syscall: 'read', detail: `a source answered block ${ids[i]} with bytes whose id is ${got ?? 'a hole'}` });
-    });
+    await this.#inner.putHashed(blocks, ids);
   }
 
   /** Runs `task` once fewer than `MAX_CONCURRENT_FETCHES` others run. */

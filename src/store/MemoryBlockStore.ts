@@ -28,16 +28,18 @@ export class MemoryBlockStore implements BlockStore {
     }
     const data = blocks.filter((block) => !isZeroBlock(block));
     const ids = await this.#hasher.hash(data);
-    this.#checkOpen('put');
+    await this.putHashed(data, ids);
     let next = 0;
-    return blocks.map((block) => {
-      if (data[next] !== block) return null;
-      const id = ids[next++]!;
-      if (!this.#blocks.has(id)) {
-        this.#blocks.set(id, Buffer.from(block));
-        this.#bytes += block.byteLength;
-      }
-      return id;
+    return blocks.map((block) => (data[next] === block ? ids[next++]! : null));
+  }
+
+  async putHashed(blocks: readonly Uint8Array[], ids: readonly BlockId[]): Promise<void> {
+    this.#checkOpen('put');
+    blocks.forEach((block, i) => {
+      const id = ids[i]!;
+      if (this.#blocks.has(id)) return;
+      this.#blocks.set(id, Buffer.from(block));
+      this.#bytes += block.byteLength;
     });
   }
 

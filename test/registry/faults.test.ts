@@ -209,7 +209,7 @@ describe('against a fake registry', () => {
     expect((await client.readBlob(descriptor, blob.length)).equals(blob)).toBe(true); // (toEqual compares 300,000 bytes slowly)
     expect(ranges[0]).toBeUndefined();
     expect(ranges[1]).toMatch(/^bytes=\d+-$/);
-    await expect(client.readRange(descriptor.digest, 10, 20)).rejects.toMatchObject({ code: 'EIO', message: expect.stringContaining('did not serve bytes 10-29') });
+    await expect(client.readRange(descriptor.digest, 10, [20])).rejects.toMatchObject({ code: 'EIO', message: expect.stringContaining('did not serve bytes 10-29') });
   });
 
   it('maps statuses to codes, with the registry\'s own error in the message', async () => {

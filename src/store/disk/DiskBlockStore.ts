@@ -31,9 +31,13 @@ export class DiskBlockStore implements BlockStore {
     }
     const data = blocks.filter((block) => !isZeroBlock(block));
     const ids = await this.#hasher.hash(data);
-    await this.#packs.append(data.map((payload, i) => ({ kind: 'block', id: ids[i]!, payload })));
+    await this.putHashed(data, ids);
     let next = 0;
     return blocks.map((block) => (data[next] === block ? ids[next++]! : null));
+  }
+
+  async putHashed(blocks: readonly Uint8Array[], ids: readonly BlockId[]): Promise<void> {
+    await this.#packs.append(blocks.map((payload, i) => ({ kind: 'block', id: ids[i]!, payload })));
   }
 
   async get(id: BlockId): Promise<Uint8Array> {

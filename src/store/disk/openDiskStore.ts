@@ -73,7 +73,7 @@ export async function openDiskStore(options: DiskStoreOptions): Promise<Store> {
         }
       });
       const disk = new DiskBlockStore(config.blockSize, packs, options.hasher, options.verifyReads);
-      return new SnapshotStore(new FetchingBlockStore(disk, sourceCatalog, sources), options.hasher, {
+      return new SnapshotStore(new FetchingBlockStore(disk, options.hasher, sourceCatalog, sources), options.hasher, {
         dir,
         readOnly: options.readOnly,
         persistence: catalog,
