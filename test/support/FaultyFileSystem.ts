@@ -222,6 +222,12 @@ class FaultyStoreFile implements StoreFile {
     this.#node?.write(Buffer.from(buffer.subarray(offset, offset + length)), position);
   }
 
+  /** One write of the buffers joined: counted, failed and torn as `write` is. */
+  writev(buffers: readonly Uint8Array[], position: number): Promise<void> {
+    const joined = Buffer.concat(buffers);
+    return this.write(joined, 0, joined.byteLength, position);
+  }
+
   async sync(): Promise<void> {
     const { fail } = this.#fs.countFileOp('fsync', this.#path);
     if (fail !== undefined) throw fault(fail, 'fsync', this.#path);

@@ -143,6 +143,10 @@ class GatedFile implements StoreFile {
     return this.#real.write(buffer, offset, length, position);
   }
 
+  writev(buffers: readonly Uint8Array[], position: number): Promise<void> {
+    return this.#real.writev(buffers, position);
+  }
+
   sync(): Promise<void> {
     return this.#real.sync();
   }

@@ -10,6 +10,11 @@ export interface StoreFile {
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   /** Writes all `length` bytes at `position`. */
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void>;
+  /**
+   * Writes all of `buffers`, one after the other, from `position`, as `write` of their
+   * concatenation would (gathered: pwritev(2), nothing copied). It may be torn as `write` may.
+   */
+  writev(buffers: readonly Uint8Array[], position: number): Promise<void>;
   /** fsync(2): the file's data and size are durable when it resolves. */
   sync(): Promise<void>;
   truncate(length: number): Promise<void>;

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { access, mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { fsError } from '../../core/errors.js';
 import type { FileSystem, StoreFile } from './FileSystem.js';
 
 /** The real file system, through `node:fs/promises`. */
@@ -70,6 +71,13 @@ class NodeStoreFile implements StoreFile {
       const { bytesWritten } = await this.#handle.write(buffer, offset + done, length - done, position + done);
       done += bytesWritten;
     }
+  }
+
+  /** libuv's write loop does the rest: past IOV_MAX buffers and short writes, until all is written or it fails. */
+  async writev(buffers: readonly Uint8Array[], position: number): Promise<void> {
+    const length = buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0);
+    const { bytesWritten } = await this.#handle.writev(buffers as Uint8Array[], position);
+    if (bytesWritten !== length) throw fsError('EIO', { syscall: 'write', detail: `pwritev wrote ${bytesWritten} of ${length} bytes` });
   }
 
   sync(): Promise<void> {

@@ -7,7 +7,7 @@ import { checksumMatches, withChecksum } from './checksum.js';
 import type { FileSystem, StoreFile } from './FileSystem.js';
 import {
   MAX_PAYLOAD, PACK_HEADER_SIZE, PACK_VERSION, RECORD_HEADER_SIZE, RECORD_MAGIC, packFileName, packHeader, packNumberOf,
-  parsePackHeader, parseRecordHeader, recordCrcMatches, recordId, writeRecord, type RecordHeader, type RecordKind,
+  parsePackHeader, parseRecordHeader, recordCrcMatches, recordId, writeRecordHeader, type RecordHeader, type RecordKind,
 } from './packFormat.js';
 
 /** A pack grows to about this size before the store starts the next one. */
@@ -374,15 +374,20 @@ export class PackStore {
         bytes += RECORD_HEADER_SIZE + records[j]!.payload.byteLength;
         j++;
       }
-      const out = Buffer.allocUnsafe(bytes);
+      // The headers in one buffer, the payloads written from where they are: one gathered write, no copy.
+      const headers = Buffer.allocUnsafe((j - i) * RECORD_HEADER_SIZE);
+      const parts: Uint8Array[] = [];
       const locations: [BlockId, RecordLocation][] = [];
       let at = 0;
       for (let k = i; k < j; k++) {
         const record = records[k]!;
+        const header = (k - i) * RECORD_HEADER_SIZE;
+        writeRecordHeader(headers, header, record.kind, record.id, record.payload);
+        parts.push(headers.subarray(header, header + RECORD_HEADER_SIZE), record.payload);
         locations.push([record.id, { pack: writer.pack, offset: writer.size + at, length: record.payload.byteLength, kind: record.kind }]);
-        at += writeRecord(out, at, record.kind, record.id, record.payload);
+        at += RECORD_HEADER_SIZE + record.payload.byteLength;
       }
-      await this.#guard(() => writer.file.write(out, 0, out.byteLength, writer.size));
+      await this.#guard(() => writer.file.writev(parts, writer.size));
       writer.size += bytes;
       this.#packSizes.set(writer.pack, writer.size);
       this.#dirty.add(writer.pack);

@@ -57,8 +57,11 @@ export function parsePackHeader(header: Uint8Array): { pack: number; version: nu
   return { version: view.readUInt32LE(4), pack: view.readUInt32LE(8) };
 }
 
-/** Writes the record for `payload` into `out` at `at`; returns the bytes written. */
-export function writeRecord(out: Buffer, at: number, kind: RecordKind, id: BlockId, payload: Uint8Array): number {
+/**
+ * Writes the `RECORD_HEADER_SIZE`-byte header of the record for `payload` (its CRC covers the
+ * payload too) into `out` at `at`; the payload follows it in the pack.
+ */
+export function writeRecordHeader(out: Buffer, at: number, kind: RecordKind, id: BlockId, payload: Uint8Array): void {
   out.writeUInt32LE(RECORD_MAGIC, at);
   out.writeUInt8(KIND_CODES[kind], at + 4);
   out.fill(0, at + 5, at + 8);
@@ -66,8 +69,6 @@ export function writeRecord(out: Buffer, at: number, kind: RecordKind, id: Block
   out.write(id, at + 12, 32, 'hex');
   const crc = crc32(payload, crc32(out.subarray(at, at + 44)));
   out.writeUInt32LE(crc, at + 44);
-  out.set(payload, at + RECORD_HEADER_SIZE);
-  return RECORD_HEADER_SIZE + payload.byteLength;
 }
 
 export interface RecordHeader {
