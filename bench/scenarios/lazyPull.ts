@@ -65,8 +65,8 @@ const name = {
  *   full pull (warm: local blocks), interleaved with the machine's limits for them: a loopback
  *   download of the whole layer blob with node's `fetch` (the registry client's transport) and
  *   with curl, the blob in 1 MiB range requests one at a time (what a reader that waits for each
- *   range gets at best), and SHA-256 on one thread (a cold block is hashed twice: checked against
- *   its id, then by the store's `put`);
+ *   range gets at best), and SHA-256 on one thread (a cold block is hashed once, in the hash
+ *   pool, to check it against its id);
  * - body bytes and requests transferred by each pass, counted untimed in separate passes through
  *   a loopback proxy (bench/harness/proxy.ts), so the timed pulls talk to the registry directly.
  *
@@ -420,7 +420,7 @@ function report(context: ScenarioContext, r: Results): void {
     ratio: cold.throughput! / ranges.throughput!, reference: `${sizeName(CHUNK)} range GETs, one at a time (${mib(ranges.throughput!)})`,
     note: 'each read waits for its own range request (no read-ahead): the request round trip bounds it',
   }, cold.error);
-  throughput(coldWhole, coldWhole.throughput! / get.throughput!, getRef, { note: 'one call: its blocks go to the source together, in 4 MiB calls, several in flight' });
+  throughput(coldWhole, coldWhole.throughput! / get.throughput!, getRef, { note: 'one call: its blocks go to the source together, in 16 MiB calls, 4 in flight' });
   throughput(warm, warm.throughput! / get.throughput!, getRef, { note: `cold against warm: ${(cold.throughput! / warm.throughput!).toFixed(2)}` });
   throughput(get, get.throughput! / hash.throughput!, `SHA-256, 1 thread, 64 KiB blocks (${mib(hash.throughput!)})`, {
     note: 'the limit of any pull over loopback with node fetch (the registry client\'s transport), in the same rounds as the reads',
@@ -428,7 +428,7 @@ function report(context: ScenarioContext, r: Results): void {
   throughput(ranges, ranges.throughput! / get.throughput!, getRef, { note: 'the bound of a reader that waits for every range it asks for' });
   if (byCurl !== undefined) throughput(byCurl, byCurl.throughput! / get.throughput!, `node fetch (${mib(get.throughput!)})`, { note: 'the loopback limit without node\'s HTTP stack (a process spawn included)' });
   throughput(hash, hash.throughput! / get.throughput!, getRef, {
-    note: 'a cold block is hashed twice: checked against its id on the main thread, then by the store\'s put in the hash pool',
+    note: 'a cold block is hashed once, in the hash pool: checked against its id, then stored under it',
   });
 
   const image = transfers.fullPull.bytes;

@@ -6,9 +6,9 @@ import type { BlockSource, SourcePersistence } from './BlockSource.js';
 import type { BlockProblem, BlockStore, BlockStoreStats } from './BlockStore.js';
 
 /** Source calls one store keeps in flight at most. */
-const MAX_CONCURRENT_FETCHES = 8;
-/** Bytes of blocks asked of a source in one call, at most: 4 MiB. */
-const MAX_FETCH_BYTES = 4 << 20;
+const MAX_CONCURRENT_FETCHES = 4;
+/** Bytes of blocks asked of a source in one call, at most: 16 MiB (so at most 64 MiB of fetched blocks are in flight). */
+const MAX_FETCH_BYTES = 16 << 20;
 
 interface Settle {
   resolve(bytes: Uint8Array): void;
