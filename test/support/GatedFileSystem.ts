@@ -10,7 +10,7 @@ import { NodeFileSystem } from '../../src/store/disk/NodeFileSystem.js';
  *   before it reaches the real file, until `release()`; `arrived` resolves once it is held.
  * - **Delaying.** `delayReads(turns)` makes every read wait that many event-loop turns before it
  *   reaches the real file, as a busy thread pool would.
- * - **Counting.** Files opened, closed and closing; closes of a file while one of its reads was
+ * - **Counting.** Reads (`reads`: calls that reached a file); files opened, closed and closing; closes of a file while one of its reads was
  *   in flight (`closedDuringRead`: on POSIX such a read may fail with EBADF, or read another file
  *   that reused the descriptor); closes of a file already closed.
  *
@@ -28,6 +28,8 @@ export class GatedFileSystem implements FileSystem {
   closing = 0;
   closedDuringRead = 0;
   closedTwice = 0;
+  /** `read` calls made on files of this file system. */
+  reads = 0;
 
   /** Files opened and not closed yet. */
   get openFiles(): number {
@@ -130,6 +132,7 @@ class GatedFile implements StoreFile {
 
   async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     this.#reading++;
+    this.#fs.reads++;
     try {
       await this.#fs.beforeRead(this.#path);
       return await this.#real.read(buffer, offset, length, position);

@@ -6,17 +6,30 @@ import type { BlockProblem, BlockStore, BlockStoreStats } from '../BlockStore.js
 import { isZeroBlock } from '../isZeroBlock.js';
 import type { PackStore } from './PackStore.js';
 
+/** A `get` waiting for its block. */
+interface PendingGet {
+  readonly id: BlockId;
+  resolve(bytes: Uint8Array): void;
+  reject(error: unknown): void;
+}
+
 /**
  * Data blocks in pack files (the `BlockStore` of a durable store). A stored block is a `block`
  * record of the pack store; `put` hashes on the hasher (worker threads) and appends only blocks
  * the index does not have. With `verifyReads`, every block read is re-hashed on the hasher and a
  * mismatch rejects with `EINTEGRITY`; the record's CRC is checked on every read regardless.
+ *
+ * `get`s made in one turn of the event loop (a read asks for all its blocks at once) go to the
+ * packs together (`PackStore.readMany`): blocks side by side in a pack are read with one `pread`
+ * and checked with one hasher call, and each `get` resolves as the read holding it ends.
  */
 export class DiskBlockStore implements BlockStore {
   readonly blockSize: number;
   readonly #packs: PackStore;
   readonly #hasher: Hasher;
   readonly #verifyReads: boolean;
+  /** `get`s not yet handed to the packs. */
+  #gets: PendingGet[] = [];
 
   constructor(blockSize: number, packs: PackStore, hasher: Hasher, verifyReads: boolean) {
     this.blockSize = blockSize;
@@ -43,12 +56,53 @@ export class DiskBlockStore implements BlockStore {
   async get(id: BlockId): Promise<Uint8Array> {
     const location = this.#packs.location(id);
     if (location !== undefined && location.kind !== 'block') throw fsError('EINTEGRITY', { syscall: 'read', detail: `record ${id} is not a data block` });
-    const bytes = await this.#packs.read(id, false);
-    if (this.#verifyReads) {
-      const [actual] = await this.#hasher.hash([bytes]);
-      if (actual !== id) throw fsError('EINTEGRITY', { syscall: 'read', detail: `block ${id} hashes to ${actual}` });
+    return new Promise((resolve, reject) => {
+      this.#gets.push({ id, resolve, reject });
+      if (this.#gets.length === 1) queueMicrotask(() => void this.#readGets());
+    });
+  }
+
+  /** Reads the `get`s gathered since the last call; with `verifyReads`, each joined read's blocks are hashed in one call. */
+  async #readGets(): Promise<void> {
+    const gets = this.#gets;
+    this.#gets = [];
+    const checks: Promise<void>[] = [];
+    const read = this.#packs.readMany(gets.map((get) => get.id), false, (answers) => {
+      const good: number[] = [];
+      for (const [index, answer] of answers) {
+        if (answer instanceof Error) gets[index]!.reject(answer);
+        else if (this.#verifyReads) good.push(index);
+        else gets[index]!.resolve(answer);
+      }
+      if (good.length > 0) checks.push(this.#checkAndResolve(good.map((index) => gets[index]!), good.map((index) => answers.get(index) as Buffer)));
+    });
+    await read.catch((error: unknown) => {
+      for (const get of gets) get.reject(error); // settled ones ignore it
+    });
+    await Promise.all(checks);
+  }
+
+  /**
+   * Hashes `blocks` and resolves each `get` whose block hashes to its id; the others reject with
+   * `EINTEGRITY`. The blocks are spread over one hasher call per worker, made together: a call
+   * smaller than a slab goes to one worker whole, and a 1 MiB read would wait for one worker
+   * while the others idle.
+   */
+  async #checkAndResolve(gets: readonly PendingGet[], blocks: readonly Buffer[]): Promise<void> {
+    let actual: BlockId[];
+    try {
+      const share = Math.ceil(blocks.length / Math.max(1, this.#hasher.threads));
+      const calls: Promise<BlockId[]>[] = [];
+      for (let at = 0; at < blocks.length; at += share) calls.push(this.#hasher.hash(blocks.slice(at, at + share)));
+      actual = (await Promise.all(calls)).flat();
+    } catch (error) {
+      for (const get of gets) get.reject(error);
+      return;
     }
-    return bytes;
+    gets.forEach((get, i) => {
+      if (actual[i] === get.id) get.resolve(blocks[i]!);
+      else get.reject(fsError('EINTEGRITY', { syscall: 'read', detail: `block ${get.id} hashes to ${actual[i]}` }));
+    });
   }
 
   has(id: BlockId): boolean {
