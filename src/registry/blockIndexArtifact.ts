@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsError, hasCode } from '../core/errors.js';
-import { digestHex, digestOf, type Digest } from '../image/digest.js';
+import { digestHex, digestOf, isDigest, type Digest } from '../image/digest.js';
 import type { BlobDescriptor } from '../image/imageExport.js';
 import { MEDIA_TYPES, parseDescriptor, parseJson, type Descriptor } from '../image/oci/documents.js';
 import { isZeroBlock } from '../store/isZeroBlock.js';
@@ -28,16 +28,24 @@ import type { LocalBlob } from './sendBlobs.js';
  *
  * Only uncompressed layers can be indexed: a range of a gzip stream cannot be read alone.
  *
- * Trust: every block fetched is checked against its id, and the index against the digest its
- * artifact names, but which artifact refers to an image is the registry's say (a referrers list
- * or a tag, not content-addressed), and a table of contents cannot be checked against the layer's
- * diffID without reading the whole layer. So a lazily pulled snapshot's metadata is as good as
- * the registry's word until its layer is read once in full (a check the engine can run in the
- * background: stream the blob, compare its digest and every entry's offset and block ids).
+ * cowstack's push also names each layer's index in the image manifest itself (layer annotations
+ * `cowstack.block-index.<blockSize>` and `….size`, `bindBlockIndexes`), and a lazy pull uses those
+ * blobs, fetched by digest, when the manifest names them; the artifact stays for finding indexes
+ * of other block sizes and of images pushed before.
+ *
+ * Trust: every block fetched is checked against its id, and every index against its digest. An
+ * index the manifest names is as trustworthy as the manifest: a tag the registry serves, a digest
+ * or a signature the puller holds (the way eStargz binds its table of contents, by an annotation
+ * on the layer descriptor). An index found only as a referrer is the registry's say (a referrers
+ * list or a tag, not content-addressed). Either way the table of contents is the pusher's word
+ * for what the layer holds until the layer is read once in full (a check not built: stream the
+ * blob, compare its digest and every entry's offset and block ids).
  */
 export const BLOCK_INDEX_MEDIA_TYPE = 'application/vnd.cowstack.block-index.v1';
 export const LAYER_ANNOTATION = 'cowstack.layer.digest';
 export const BLOCK_SIZE_ANNOTATION = 'cowstack.block-size';
+/** Image manifest layer annotations naming the layer's block index: `cowstack.block-index.<blockSize>` (and `.size`). */
+export const INDEX_ANNOTATION_PREFIX = 'cowstack.block-index.';
 const EMPTY_JSON = Buffer.from('{}');
 const EMPTY_CONFIG: BlobDescriptor = { mediaType: 'application/vnd.oci.empty.v1+json', digest: digestOf(EMPTY_JSON), size: EMPTY_JSON.length };
 
@@ -50,14 +58,10 @@ export interface BlockIndexArtifact {
 /**
  * Builds the block index of each uncompressed layer (at `blockSize`), checks it against the
  * layer's bytes (each file's first and last block read back and hashed: an index is never
- * published unchecked), writes the blobs into `layout/blobs/sha256/` and makes the artifact
- * manifest for the image manifest `subject`.
+ * published unchecked) and writes it into `layout/blobs/sha256/`: one blob per layer, in order.
  */
-export async function prepareBlockIndexArtifact(
-  layers: readonly LocalBlob[], blockSize: number, subject: BlobDescriptor, layout: string,
-): Promise<BlockIndexArtifact> {
+export async function buildBlockIndexes(layers: readonly LocalBlob[], blockSize: number, layout: string): Promise<LocalBlob[]> {
   const blobs: LocalBlob[] = [];
-  const descriptors: Array<BlobDescriptor & { annotations: Record<string, string> }> = [];
   const dir = join(layout, 'blobs', 'sha256');
   await mkdir(dir, { recursive: true });
   for (const layer of layers) {
@@ -68,11 +72,33 @@ export async function prepareBlockIndexArtifact(
     const path = join(dir, digestHex(descriptor.digest));
     await writeFile(path, bytes);
     blobs.push({ descriptor, path });
-    descriptors.push({ ...descriptor, annotations: { [LAYER_ANNOTATION]: layer.descriptor.digest } });
   }
-  const emptyPath = join(dir, digestHex(EMPTY_CONFIG.digest));
+  return blobs;
+}
+
+/**
+ * The image manifest `manifest` (JSON) with each layer descriptor annotated with its block
+ * index at `blockSize` (`indexes`, one per layer, in order): `cowstack.block-index.<size>` its
+ * digest, `cowstack.block-index.<size>.size` its length. The manifest's digest, which a tag or a
+ * signature names, then covers the indexes too.
+ */
+export function bindBlockIndexes(manifest: Buffer, indexes: readonly LocalBlob[], blockSize: number): Buffer {
+  const document = JSON.parse(manifest.toString('utf8')) as { layers: Array<{ annotations?: Record<string, string> }> };
+  if (document.layers.length !== indexes.length) throw new RangeError(`${indexes.length} indexes for ${document.layers.length} layers`);
+  document.layers.forEach((layer, i) => {
+    const { digest, size } = indexes[i]!.descriptor;
+    layer.annotations = { ...layer.annotations, [indexAnnotation(blockSize)]: digest, [`${indexAnnotation(blockSize)}.size`]: String(size) };
+  });
+  return Buffer.from(JSON.stringify(document));
+}
+
+/** The artifact of `indexes` (from `buildBlockIndexes` of `layers`), for the image manifest `subject`. */
+export async function prepareBlockIndexArtifact(
+  indexes: readonly LocalBlob[], layers: readonly LocalBlob[], blockSize: number, subject: BlobDescriptor, layout: string,
+): Promise<BlockIndexArtifact> {
+  const descriptors = indexes.map((index, i) => ({ ...index.descriptor, annotations: { [LAYER_ANNOTATION]: layers[i]!.descriptor.digest } }));
+  const emptyPath = join(layout, 'blobs', 'sha256', digestHex(EMPTY_CONFIG.digest));
   await writeFile(emptyPath, EMPTY_JSON);
-  blobs.push({ descriptor: EMPTY_CONFIG, path: emptyPath });
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociManifest,
@@ -82,7 +108,7 @@ export async function prepareBlockIndexArtifact(
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     annotations: { [BLOCK_SIZE_ANNOTATION]: String(blockSize) },
   }));
-  return { blobs, manifest };
+  return { blobs: [...indexes, { descriptor: EMPTY_CONFIG, path: emptyPath }], manifest };
 }
 
 /**
@@ -102,14 +128,19 @@ export async function publishBlockIndexArtifact(client: RegistryClient, artifact
 }
 
 /**
- * The block index of every layer of `image` at `blockSize`, from the artifact that refers to
- * its manifest: found by the referrers API or the `sha256-<hex>` tag, its manifest checked (its
- * `subject` is the image, one index per layer in order), every index blob checked against its
- * digest, decoded and matched to its layer (digest, size, block size). `ENOENT` when no such
- * artifact was published (the image was pushed without `lazy`, or from a store of another block
- * size); `EINVAL` for a malformed one.
+ * The block index of every layer of `image` at `blockSize`. Where the image manifest names them
+ * (`bindBlockIndexes`: annotations on every layer), those blobs, fetched by digest: as
+ * trustworthy as the manifest itself. Else from the artifact that refers to the manifest: found
+ * by the referrers API or the `sha256-<hex>` tag, its manifest checked (its `subject` is the
+ * image, one index per layer in order); as good as the registry's word. Either way every index
+ * blob is checked against its digest, decoded and matched to its layer (digest, size, block
+ * size). `ENOENT` when there is no index at `blockSize` (the image was pushed without `lazy`,
+ * or from a store of another block size, or a named index blob is missing); `EINVAL` for a
+ * malformed one, or a manifest that names indexes for some layers only.
  */
 export async function fetchBlockIndexes(client: RegistryClient, image: RemoteImage, blockSize: number): Promise<BlockIndex[]> {
+  const bound = boundIndexes(image, blockSize);
+  if (bound !== undefined) return Promise.all(bound.map(async (blob, i) => readIndex(client, blob, image, i, blockSize)));
   const listed = await client.getReferrers(image.digest, BLOCK_INDEX_MEDIA_TYPE);
   const referrers = listed === undefined ? await referrersByTag(client, image.digest) : manifestsOf(parseJson(listed, `referrers of ${image.digest}`));
   for (const referrer of referrers) {
@@ -119,17 +150,43 @@ export async function fetchBlockIndexes(client: RegistryClient, image: RemoteIma
     const layers = artifactLayers(parseJson(fetched.bytes, descriptor.digest), image, blockSize, descriptor.digest);
     if (layers === undefined) continue;
     const indexes: BlockIndex[] = [];
-    for (const [i, layer] of layers.entries()) {
-      const index = BlockIndex.decode(await client.readBlob(layer, MAX_BLOCK_INDEX_BYTES), layer.digest);
-      const expected = image.layers[i]!;
-      if (index.layer !== expected.digest || index.layerSize !== expected.size || index.blockSize !== blockSize) {
-        throw fsError('EINVAL', { syscall: 'blockIndex', path: layer.digest, detail: `the index describes ${index.layer} (${index.layerSize} bytes, blocks of ${index.blockSize}), not layer ${i} ${expected.digest} (${expected.size} bytes) at ${blockSize}` });
-      }
-      indexes.push(index);
-    }
+    for (const [i, layer] of layers.entries()) indexes.push(await readIndex(client, layer, image, i, blockSize));
     return indexes;
   }
   throw fsError('ENOENT', { syscall: 'blockIndex', path: image.digest, detail: `no block index at block size ${blockSize} refers to this image: push it with lazy from a store of that block size` });
+}
+
+/** The annotation key naming a layer's block index at `blockSize` (`bindBlockIndexes`). */
+function indexAnnotation(blockSize: number): string {
+  return `${INDEX_ANNOTATION_PREFIX}${blockSize}`;
+}
+
+/** The index blobs the image manifest names at `blockSize`, one per layer; undefined when it names none. */
+function boundIndexes(image: RemoteImage, blockSize: number): Array<{ digest: Digest; size: number }> | undefined {
+  const key = indexAnnotation(blockSize);
+  const named = image.layers.filter((layer) => layer.annotations[key] !== undefined).length;
+  if (named === 0) return undefined;
+  if (named !== image.layers.length) {
+    throw fsError('EINVAL', { syscall: 'blockIndex', path: image.digest, detail: `the manifest names a block index (${key}) for ${named} of its ${image.layers.length} layers` });
+  }
+  return image.layers.map((layer, i) => {
+    const digest = layer.annotations[key]!;
+    const size = Number(layer.annotations[`${key}.size`]);
+    if (!isDigest(digest) || !Number.isSafeInteger(size) || size <= 0) {
+      throw fsError('EINVAL', { syscall: 'blockIndex', path: image.digest, detail: `layer ${i} names a malformed block index: ${digest}, ${layer.annotations[`${key}.size`] ?? 'no size'}` });
+    }
+    return { digest, size };
+  });
+}
+
+/** Index blob `blob`, checked against its digest, decoded, and matched to layer `i` of `image` at `blockSize`. */
+async function readIndex(client: RegistryClient, blob: { digest: Digest; size: number }, image: RemoteImage, i: number, blockSize: number): Promise<BlockIndex> {
+  const index = BlockIndex.decode(await client.readBlob(blob, MAX_BLOCK_INDEX_BYTES), blob.digest);
+  const expected = image.layers[i]!;
+  if (index.layer !== expected.digest || index.layerSize !== expected.size || index.blockSize !== blockSize) {
+    throw fsError('EINVAL', { syscall: 'blockIndex', path: blob.digest, detail: `the index describes ${index.layer} (${index.layerSize} bytes, blocks of ${index.blockSize}), not layer ${i} ${expected.digest} (${expected.size} bytes) at ${blockSize}` });
+  }
+  return index;
 }
 
 /** The tag of the referrers tag schema: `sha256-<hex>`. */

@@ -6,7 +6,7 @@ import { digestHex, digestOf } from '../image/digest.js';
 import { exportImage, type BlobDescriptor } from '../image/imageExport.js';
 import { checkAborted } from '../image/oci/byteStream.js';
 import type { Store } from '../snapshots/Store.js';
-import { prepareBlockIndexArtifact, publishBlockIndexArtifact } from './blockIndexArtifact.js';
+import { bindBlockIndexes, buildBlockIndexes, prepareBlockIndexArtifact, publishBlockIndexArtifact } from './blockIndexArtifact.js';
 import { checkRepository, parseReference } from './Reference.js';
 import { RegistryClient } from './RegistryClient.js';
 import type { PushOptions, PushResult } from './RegistryOptions.js';
@@ -26,7 +26,8 @@ const SYSCALL = 'push';
  * registry agrees, else uploaded (`RegistryClient.uploadBlob`: one `PUT`, or chunks above
  * `chunkSize`). The manifest goes last, so the registry never names an image whose blobs it does
  * not hold. With `lazy`, the layers go up uncompressed and a block index of each is published
- * beside them (`blockIndexArtifact.ts`), as an artifact whose subject is the image manifest.
+ * beside them (`blockIndexArtifact.ts`): named by the manifest's layer annotations (so the
+ * manifest's digest covers them), and as an artifact whose subject is the image manifest.
  *
  * Resolves to `{ digest, bytesSent, blobsSkipped }`. Errors: as `exportImage` (`ENOENT`,
  * `EINVAL` for a key not committed), `parseReference`, and `RegistryClient` (`EACCES`,
@@ -46,12 +47,14 @@ export async function push(store: Store, key: string, ref: string, options: Push
     const image = await exportImage(store, key, layout, { signal, compress: options.lazy !== true });
     const blobPath = (descriptor: BlobDescriptor): string => join(layout, 'blobs', 'sha256', digestHex(descriptor.digest));
     const layers: readonly LocalBlob[] = image.layers.map((descriptor) => ({ descriptor, path: blobPath(descriptor) }));
-    const manifestBytes = await readFile(blobPath(image.manifest));
+    const indexes = options.lazy === true ? await buildBlockIndexes(layers, store.blockSize, layout) : undefined;
+    const exported = await readFile(blobPath(image.manifest));
+    const manifestBytes = indexes === undefined ? exported : bindBlockIndexes(exported, indexes, store.blockSize);
     const manifest = { mediaType: image.manifest.mediaType, digest: digestOf(manifestBytes), size: manifestBytes.length };
     if (reference.digest !== undefined && reference.digest !== manifest.digest) {
       throw fsError('EINVAL', { syscall: SYSCALL, path: ref, detail: `the image's manifest is ${manifest.digest}, not the digest the reference names` });
     }
-    const artifact = options.lazy === true ? await prepareBlockIndexArtifact(layers, store.blockSize, manifest, layout) : undefined;
+    const artifact = indexes === undefined ? undefined : await prepareBlockIndexArtifact(indexes, layers, store.blockSize, manifest, layout);
     const config = { descriptor: image.config, path: blobPath(image.config) };
     const blobsSkipped = await sendBlobs(client, [...layers, config, ...(artifact?.blobs ?? [])], options);
     const { digest } = await client.putManifest(reference.digest ?? reference.tag!, manifest.mediaType, manifestBytes);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,23 +7,27 @@ import type { BlockId } from '../../src/core/BlockId.js';
 import type { Store } from '../../src/index.js';
 import { digestOf, type Digest } from '../../src/image/digest.js';
 import { exportLayer } from '../../src/image/layerExport.js';
+import { MEDIA_TYPES } from '../../src/image/oci/documents.js';
 import { isZeroBlock } from '../../src/store/isZeroBlock.js';
 import { BlockIndex, buildBlockIndex } from '../../src/registry/BlockIndex.js';
 import {
-  BLOCK_INDEX_MEDIA_TYPE, fetchBlockIndexes, prepareBlockIndexArtifact, publishBlockIndexArtifact,
+  BLOCK_INDEX_MEDIA_TYPE, buildBlockIndexes, fetchBlockIndexes, prepareBlockIndexArtifact, publishBlockIndexArtifact,
 } from '../../src/registry/blockIndexArtifact.js';
 import { pull } from '../../src/registry/pull.js';
 import { push } from '../../src/registry/push.js';
 import { parseReference } from '../../src/registry/Reference.js';
 import { RegistryBlockSource } from '../../src/registry/RegistryBlockSource.js';
 import { RegistryClient } from '../../src/registry/RegistryClient.js';
-import { resolveRemoteImage } from '../../src/registry/remoteImage.js';
+import { resolveRemoteImage, type RemoteImage } from '../../src/registry/remoteImage.js';
 import { sendBlobs, type LocalBlob } from '../../src/registry/sendBlobs.js';
 import { collect, dumpLayer, openMemoryStore } from '../image/kit.js';
 import { buildImages, registryFixture } from './fixture.js';
 import { blobFile, hasRegistry, skipReason } from './harness.js';
 
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** `image` as a manifest that names no block index would show it: its indexes are then found as referrers. */
+const unbound = (image: RemoteImage): RemoteImage => ({ ...image, layers: image.layers.map((layer) => ({ ...layer, annotations: {} })) });
 
 /** The ids a store of `blockSize` gives a file's content: SHA-256 of each block, the last short, zeros a hole. */
 function blockIds(bytes: Buffer, blockSize: number): Array<string | null> {
@@ -130,6 +134,69 @@ describe.skipIf(!hasRegistry)(`block indexes in a registry (lazy pull, registry 
     await fresh.close();
   });
 
+  it("names each layer's index in the image manifest, so the manifest's digest covers it, and fetches it from there by digest", async () => {
+    const image = await resolveRemoteImage(client, 'v1', 'pull');
+    const artifactIndexes = (await fetchBlockIndexes(client, unbound(image), 4096)).map((index) => digestOf(index.encode()));
+    expect(image.layers.map((layer) => layer.annotations['cowstack.block-index.4096'])).toEqual(artifactIndexes);
+    expect(image.layers.every((layer) => Number(layer.annotations['cowstack.block-index.4096.size']) > 0)).toBe(true);
+    fixture.proxy.requests.length = 0;
+    const indexes = await fetchBlockIndexes(client, image, 4096);
+    expect(indexes.map((index) => digestOf(index.encode()))).toEqual(artifactIndexes);
+    // Straight to the blobs the manifest names: no referrers list, no referrers tag.
+    expect(fixture.proxy.requests.map((request) => new URL(request.url, 'http://x').pathname).sort()).toEqual(artifactIndexes.map((digest) => `/v2/lazy/image/blobs/${digest}`).sort());
+    // A plain push names none.
+    const plain = await resolveRemoteImage(new RegistryClient(parseReference(ref('image:plain')), {}, 'pull', 'pull'), 'plain', 'pull');
+    expect(plain.layers.every((layer) => Object.keys(layer.annotations).length === 0)).toBe(true);
+  });
+
+  it('ignores a forged index the registry lists for an image whose manifest names its own, and refuses a named one tampered with', async () => {
+    const image = await resolveRemoteImage(client, 'v1', 'pull');
+    const manifest = await client.getManifest(image.digest);
+    const pusher = new RegistryClient(parseReference(ref('image:v1')), {}, 'push', 'pull,push');
+    const tag = `sha256-${image.digest.slice(7)}`;
+    const listed = (await client.getManifest(tag)).bytes;
+    const dir = await mkdtemp(join(tmpdir(), 'cowstack-forged-'));
+    try {
+      // A forged artifact, listed first under the referrers tag: what a registry could say.
+      await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+      const garbage = Buffer.from('not a block index at all');
+      await writeFile(join(dir, 'garbage'), garbage);
+      const fakes = image.layers.map(() => ({ descriptor: { mediaType: BLOCK_INDEX_MEDIA_TYPE, digest: digestOf(garbage), size: garbage.length }, path: join(dir, 'garbage') }));
+      const artifact = await prepareBlockIndexArtifact(fakes, image.layers.map((descriptor) => ({ descriptor, path: '' })), 4096, { mediaType: manifest.mediaType, digest: image.digest, size: manifest.bytes.length }, dir);
+      await sendBlobs(pusher, artifact.blobs, {});
+      await pusher.putManifest(digestOf(artifact.manifest), MEDIA_TYPES.ociManifest, artifact.manifest);
+      const index = JSON.parse(listed.toString('utf8')) as { manifests: unknown[] };
+      index.manifests.unshift({ mediaType: MEDIA_TYPES.ociManifest, digest: digestOf(artifact.manifest), size: artifact.manifest.length, artifactType: BLOCK_INDEX_MEDIA_TYPE });
+      await pusher.putManifest(tag, MEDIA_TYPES.ociIndex, Buffer.from(JSON.stringify(index)));
+      // Going by the referrers, a store would take the forged one; going by the manifest, it never looks.
+      await expect(fetchBlockIndexes(client, unbound(image), 4096)).rejects.toMatchObject({ code: 'EINVAL' });
+      const fresh = await openMemoryStore();
+      const info = await fresh.pull(ref('image:v1'), { lazy: true });
+      expect(await dumpLayer(await fresh.mount(info.key))).toEqual(await dumpLayer(await fixture.store.mount('child')));
+      await fresh.close();
+    } finally {
+      await pusher.putManifest(tag, MEDIA_TYPES.ociIndex, listed);
+      await rm(dir, { recursive: true, force: true });
+    }
+    // The named blob changed in the registry's storage: EINTEGRITY, not a quiet fallback.
+    const path = blobFile(fixture.registry, image.layers[0]!.annotations['cowstack.block-index.4096'] as Digest);
+    const original = await readFile(path);
+    const changed = Buffer.from(original);
+    changed[changed.length - 5]! ^= 1;
+    await writeFile(path, changed);
+    try {
+      await expect(fetchBlockIndexes(client, image, 4096)).rejects.toMatchObject({ code: 'EINTEGRITY' });
+      const fresh = await openMemoryStore();
+      await expect(fresh.pull(ref('image:v1'), { lazy: true })).rejects.toMatchObject({ code: 'EINTEGRITY' });
+      const left: string[] = [];
+      for await (const info of fresh.walk()) left.push(info.key);
+      expect(left).toEqual([]);
+      await fresh.close();
+    } finally {
+      await writeFile(path, original);
+    }
+  });
+
   it('fetches the indexes, and each block by one range request', async () => {
     const image = await resolveRemoteImage(client, 'v1', 'pull');
     const indexes = await fetchBlockIndexes(client, image, 4096);
@@ -186,7 +253,8 @@ describe.skipIf(!hasRegistry)(`block indexes in a registry (lazy pull, registry 
         layers.push({ descriptor: layer, path });
       }
       const manifest = await client.getManifest(image.digest);
-      const artifact = await prepareBlockIndexArtifact(layers, 8192, { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.length }, dir);
+      const indexes = await buildBlockIndexes(layers, 8192, dir);
+      const artifact = await prepareBlockIndexArtifact(indexes, layers, 8192, { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.length }, dir);
       const pusher = new RegistryClient(parseReference(ref('image:v1')), {}, 'push', 'pull,push');
       await sendBlobs(pusher, artifact.blobs, {});
       await publishBlockIndexArtifact(pusher, artifact, image.digest);
