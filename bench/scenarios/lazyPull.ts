@@ -436,7 +436,7 @@ function report(context: ScenarioContext, r: Results): void {
   context.figure({
     name: 'bytes transferred: lazy pull', value: transfers.lazyPull.bytes, unit: 'B',
     ratio: transfers.lazyPull.bytes / image, reference: imageRef, goal: { op: '<=', target: PULL_BYTES_GOAL },
-    note: `${transfers.lazyPull.requests} requests: manifest, config, referrers (API or tag), the block index's manifest and blob`,
+    note: `${transfers.lazyPull.requests} requests: manifest, config, and the block index blob each layer's descriptor names (no referrers lookup)`,
   });
   context.figure({
     name: `bytes transferred: lazy pull + ${sizeName(FIRST_READ)} read`, value: transfers.lazyFirst.bytes, unit: 'B',
