@@ -135,8 +135,8 @@ export async function publishBlockIndexArtifact(client: RegistryClient, artifact
  * image, one index per layer in order); as good as the registry's word. Either way every index
  * blob is checked against its digest, decoded and matched to its layer (digest, size, block
  * size). `ENOENT` when there is no index at `blockSize` (the image was pushed without `lazy`,
- * or from a store of another block size, or a named index blob is missing); `EINVAL` for a
- * malformed one, or a manifest that names indexes for some layers only.
+ * or from a store of another block size, or a named index blob is missing), or the manifest
+ * names indexes for some layers only; `EINVAL` for a malformed one.
  */
 export async function fetchBlockIndexes(client: RegistryClient, image: RemoteImage, blockSize: number): Promise<BlockIndex[]> {
   const bound = boundIndexes(image, blockSize);
@@ -167,7 +167,9 @@ function boundIndexes(image: RemoteImage, blockSize: number): Array<{ digest: Di
   const named = image.layers.filter((layer) => layer.annotations[key] !== undefined).length;
   if (named === 0) return undefined;
   if (named !== image.layers.length) {
-    throw fsError('EINVAL', { syscall: 'blockIndex', path: image.digest, detail: `the manifest names a block index (${key}) for ${named} of its ${image.layers.length} layers` });
+    // An image built on a lazily pushed base by a tool that kept the base layers' annotations: it
+    // cannot be pulled lazily, and going by referrers would trust the registry over the manifest.
+    throw fsError('ENOENT', { syscall: 'blockIndex', path: image.digest, detail: `the manifest names a block index (${key}) for ${named} of its ${image.layers.length} layers only: pull it in full` });
   }
   return image.layers.map((layer, i) => {
     const digest = layer.annotations[key]!;

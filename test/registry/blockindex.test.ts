@@ -144,6 +144,10 @@ describe.skipIf(!hasRegistry)(`block indexes in a registry (lazy pull, registry 
     expect(indexes.map((index) => digestOf(index.encode()))).toEqual(artifactIndexes);
     // Straight to the blobs the manifest names: no referrers list, no referrers tag.
     expect(fixture.proxy.requests.map((request) => new URL(request.url, 'http://x').pathname).sort()).toEqual(artifactIndexes.map((digest) => `/v2/lazy/image/blobs/${digest}`).sort());
+    // A manifest naming the indexes of some layers only (an image built on a lazily pushed base by
+    // a tool that kept the base's annotations): no lazy pull, the caller pulls in full.
+    const partial = { ...image, layers: image.layers.map((layer, i) => (i === 0 ? layer : { ...layer, annotations: {} })) };
+    await expect(fetchBlockIndexes(client, partial, 4096)).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringContaining('pull it in full') });
     // A plain push names none.
     const plain = await resolveRemoteImage(new RegistryClient(parseReference(ref('image:plain')), {}, 'pull', 'pull'), 'plain', 'pull');
     expect(plain.layers.every((layer) => Object.keys(layer.annotations).length === 0)).toBe(true);
