@@ -5,7 +5,7 @@ import { formatBytes, formatMs, type FigureInput } from '../harness/figures.js';
 import { hashBlocks } from '../harness/limits.js';
 import { measure, type Case, type Measured } from '../harness/measure.js';
 import { startProxy, type ProxiedRequest } from '../harness/proxy.js';
-import { registryUnavailable, startRegistry } from '../harness/registry.js';
+import { registryUnavailable, startRegistry } from '../../src/cli/localRegistry.js';
 import type { Scenario, ScenarioContext } from '../harness/scenario.js';
 import { KiB, MiB, sizeName } from '../harness/settings.js';
 import { commitFile, StoreUnderTest } from '../harness/stores.js';

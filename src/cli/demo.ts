@@ -1,10 +1,13 @@
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore, type Store } from '../index.js';
 import type { CommandContext } from './Command.js';
 import { Interrupted, errorLine, exitStatusOf } from './exitStatus.js';
 import { formatBytes, formatCount } from './format.js';
+import { registryUnavailable, startRegistry } from './localRegistry.js';
 import { progressOn } from './ProgressBar.js';
 import { invoke, storeDirectory } from './runCli.js';
 import { StreamOutput } from './StreamOutput.js';
@@ -16,7 +19,10 @@ import { surveyFiles } from './survey.js';
  * node_modules as a base image, starts three containers on it, changes 64 bytes in the middle of
  * the largest file in each, commits one, and prints what overlay2 would have copied against what
  * cowstack stored; then `df`, `tree`, `diff`, `gc` and `check`, printed by the command line's own
- * commands. Every figure comes from the store. Its snapshots are named `demo-…`, and a previous
+ * commands. Where Debian's `docker-registry` is installed it then pushes the image to one on
+ * loopback with `--lazy` and pulls it lazily into a second, temporary store (what another
+ * machine would do): mountable with no data fetched, and a read fetches only its blocks. Every
+ * figure comes from the stores. Its snapshots are named `demo-…`, and a previous
  * run's are removed first, so it can run again and again on the same store.
  */
 
@@ -117,6 +123,9 @@ async function demo(store: Store, signal: AbortSignal): Promise<number> {
   await out.line('8. re-hash every stored block');
   const checked = await cowstack('check');
 
+  await out.line('9. lazy pull: another store mounts the image from a registry, then fetches only what it reads');
+  await lazyPull(store, cowstack, out, target.path, image.bytes);
+
   const stats = await store.stats();
   await out.line(
     `store: ${formatCount(stats.snapshots)} snapshots, ${formatCount(stats.blocks)} blocks, ${formatCount(stats.storedBytes)} bytes stored; ` +
@@ -124,6 +133,54 @@ async function demo(store: Store, signal: AbortSignal): Promise<number> {
   );
   await out.line(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return checked;
+}
+
+/**
+ * Step 9: pushes `IMAGE` to a registry on loopback with `--lazy` (the command line's `push`), pulls
+ * it lazily into a temporary store of the same block size, reads 1 MiB from the middle of `path`
+ * there, and prints what that store holds after each step. Skipped, with the reason, where no
+ * registry can be started here.
+ */
+async function lazyPull(store: Store, cowstack: (...argv: string[]) => Promise<number>, out: StreamOutput, path: string, imageBytes: number): Promise<void> {
+  const unavailable = registryUnavailable();
+  if (unavailable !== undefined) {
+    await out.line(`   skipped: ${unavailable}\n`);
+    return;
+  }
+  const registry = await startRegistry();
+  const edgeDir = await mkdtemp(join(tmpdir(), 'cowstack-demo-edge-'));
+  try {
+    const ref = `${registry.host}/demo/image:v1`;
+    if ((await cowstack('push', IMAGE, ref, '--lazy')) !== 0) return;
+    const edge = await openStore({ dir: edgeDir, blockSize: store.blockSize });
+    try {
+      const started = performance.now();
+      const top = await edge.pull(ref, { lazy: true });
+      const pulled = await edge.stats();
+      await out.line(
+        `   a fresh store (${edgeDir}) pulled it with --lazy in ${(performance.now() - started).toFixed(0)} ms: ` +
+        `${pulled.snapshots} snapshots, mountable, ${formatCount(pulled.storedBytes)} bytes of data stored (manifests and block indexes only)`,
+      );
+      const layer = await edge.mount(top.key);
+      const handle = await layer.open(path, 'r');
+      const { size } = await handle.stat();
+      const length = Math.min(size, 1 << 20);
+      const { bytesRead } = await handle.read(Buffer.alloc(length), 0, length, Math.floor((size - length) / 2));
+      await handle.close();
+      const read = await edge.stats();
+      await out.line(
+        `   reading ${formatBytes(bytesRead)} of ${path} there fetched and kept ${formatCount(read.storedBytes)} bytes (${formatCount(read.blocks)} block(s)) ` +
+        `of the image's ${formatCount(imageBytes)}, by HTTP range requests, each block checked against its hash`,
+      );
+      const report = await edge.check();
+      await out.line(`   check there: ${formatCount(report.blocksChecked)} block(s) stored and checked, ${formatCount(report.blocksRemote)} still in the registry until first read\n`);
+    } finally {
+      await edge.close();
+    }
+  } finally {
+    await registry.stop();
+    await rm(edgeDir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {

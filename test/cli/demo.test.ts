@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../dist/src/index.js';
+import { registryUnavailable } from '../../src/cli/localRegistry.js';
 import { DEMO, ROOT, childEnv, removeTempDirs, tempDir } from './run.js';
 
 function runDemo(store: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -66,6 +68,28 @@ describe('npm run demo', () => {
       const { buffer } = await middle.read(Buffer.alloc(64), 0, 64, Math.floor(size / 2));
       await middle.close();
       expect(buffer.toString()).toMatch(/^container 1 was here; /);
+
+      // Step 9: the lazy pull into a second store, where a registry can be started.
+      const unavailable = registryUnavailable();
+      if (unavailable !== undefined) {
+        expect(out).toContain(`skipped: ${unavailable}`);
+      } else {
+        expect(out).toMatch(new RegExp(`^\\$ cowstack push demo-image-1 127\\.0\\.0\\.1:\\d+/demo/image:v1 --lazy$`, 'm'));
+        const edgeDir = /a fresh store \((\S+)\) pulled it with --lazy/.exec(out)![1]!;
+        expect(existsSync(edgeDir)).toBe(false);
+        expect(figure(out, /2 snapshots, mountable, ([\d,]+) bytes of data stored/)).toBe(0);
+        const kept = figure(out, /there fetched and kept ([\d,]+) bytes/);
+        const keptBlocks = figure(out, /there fetched and kept [\d,]+ bytes \(([\d,]+) block\(s\)\)/);
+        const readBytes = Math.min(size, 1 << 20);
+        expect(keptBlocks).toBeGreaterThan(0);
+        expect(keptBlocks).toBeLessThanOrEqual(Math.ceil(readBytes / stats.blockSize) + 1);
+        expect(kept).toBeLessThanOrEqual(keptBlocks * stats.blockSize);
+        // Every block of the image is either stored there now or still remote: the same blocks this store holds.
+        const checkedThere = figure(out, /check there: ([\d,]+) block\(s\) stored and checked/);
+        const remoteThere = figure(out, /stored and checked, ([\d,]+) still in the registry/);
+        expect(checkedThere).toBe(keptBlocks);
+        expect(checkedThere + remoteThere).toBe(stats.blocks);
+      }
     } finally {
       await reopened.close();
     }

@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { registryUnavailable, startRegistry as startBareRegistry, type Registry } from '../../bench/harness/registry.js';
+import { registryUnavailable, startRegistry as startBareRegistry, type Registry } from '../../src/cli/localRegistry.js';
 
-export type { Registry } from '../../bench/harness/registry.js';
+export type { Registry } from '../../src/cli/localRegistry.js';
 export { startProxy, type Cut, type ProxiedRequest, type Proxy } from '../../bench/harness/proxy.js';
 
 const unavailable = registryUnavailable();
@@ -27,7 +27,7 @@ export interface RegistryAuth {
   token?: { realm: string; service: string; issuer: string; certificate: string };
 }
 
-/** Starts a registry (bench/harness/registry.ts) behind `auth`, and waits until `/v2/` answers. */
+/** Starts a registry (src/cli/localRegistry.ts) behind `auth`, and waits until `/v2/` answers. */
 export function startRegistry(auth: RegistryAuth = {}): Promise<Registry> {
   return startBareRegistry({ configure: (root) => authConfig(root, auth) });
 }

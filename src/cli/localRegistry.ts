@@ -1,6 +1,6 @@
 /**
- * A real registry on loopback, for the lazy-pull scenario and for the registry tests
- * (test/registry/harness.ts builds its authenticated registries on this): Debian's
+ * A real registry on loopback, for the demo's lazy pull, the lazy-pull bench scenario and the
+ * registry tests (test/registry/harness.ts builds its authenticated registries on this): Debian's
  * `docker-registry` (CNCF distribution 2.8) on a free loopback port with a temporary storage
  * directory, no auth unless `configure` adds it, stopped with `stop()`.
  */
