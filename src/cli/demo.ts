@@ -7,7 +7,7 @@ import { openStore, type Store } from '../index.js';
 import type { CommandContext } from './Command.js';
 import { Interrupted, errorLine, exitStatusOf } from './exitStatus.js';
 import { formatBytes, formatCount } from './format.js';
-import { registryUnavailable, startRegistry } from './localRegistry.js';
+import { REGISTRY_BINARY, registryUnavailable, startRegistry, type Registry } from './localRegistry.js';
 import { progressOn } from './ProgressBar.js';
 import { invoke, storeDirectory } from './runCli.js';
 import { StreamOutput } from './StreamOutput.js';
@@ -138,16 +138,26 @@ async function demo(store: Store, signal: AbortSignal): Promise<number> {
 /**
  * Step 9: pushes `IMAGE` to a registry on loopback with `--lazy` (the command line's `push`), pulls
  * it lazily into a temporary store of the same block size, reads 1 MiB from the middle of `path`
- * there, and prints what that store holds after each step. Skipped, with the reason, where no
- * registry can be started here.
+ * there, and prints what that store holds after each step. The registry is Debian's
+ * `docker-registry`, or the program `$COWSTACK_DEMO_REGISTRY` names (one installed elsewhere).
+ * Skipped, with the reason, where there is none or it will not start; a failure after it started
+ * fails the demo.
  */
 async function lazyPull(store: Store, cowstack: (...argv: string[]) => Promise<number>, out: StreamOutput, path: string, imageBytes: number): Promise<void> {
-  const unavailable = registryUnavailable();
+  const binary = process.env['COWSTACK_DEMO_REGISTRY'] ?? REGISTRY_BINARY;
+  const unavailable = registryUnavailable(binary);
   if (unavailable !== undefined) {
     await out.line(`   skipped: ${unavailable}\n`);
     return;
   }
-  const registry = await startRegistry();
+  let registry: Registry;
+  try {
+    registry = await startRegistry({ binary });
+  } catch (error) {
+    // An optional step: a registry that will not start here (a port, a package) skips it, as a missing one does.
+    await out.line(`   skipped: docker-registry did not start: ${(error as Error).message.split('\n')[0]}\n`);
+    return;
+  }
   const edgeDir = await mkdtemp(join(tmpdir(), 'cowstack-demo-edge-'));
   try {
     const ref = `${registry.host}/demo/image:v1`;

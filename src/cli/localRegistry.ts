@@ -16,8 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 
 /** Why no registry can be started here (`apt-get install docker-registry`), or undefined when one can. */
-export function registryUnavailable(): string | undefined {
-  return existsSync(REGISTRY_BINARY) ? undefined : `${REGISTRY_BINARY} is missing; apt-get install docker-registry`;
+export function registryUnavailable(binary = REGISTRY_BINARY): string | undefined {
+  return existsSync(binary) ? undefined : `${binary} is missing; apt-get install docker-registry`;
 }
 
 export interface Registry {
@@ -33,6 +33,8 @@ export interface Registry {
 export interface RegistrySetup {
   /** Where the registry's directory (config, storage) is made: the OS temp dir by default. */
   readonly tmp?: string;
+  /** The registry program: `REGISTRY_BINARY` unless given. */
+  readonly binary?: string;
   /** Writes what extra configuration needs into `root` (an htpasswd file, a certificate) and resolves to its lines of `config.yml`. */
   readonly configure?: (root: string) => Promise<string[]>;
 }
@@ -78,7 +80,7 @@ async function startRegistryOnce(setup: RegistrySetup): Promise<Registry> {
   ];
   const config = join(root, 'config.yml');
   await writeFile(config, `${lines.join('\n')}\n`);
-  const child = spawn(REGISTRY_BINARY, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(setup.binary ?? REGISTRY_BINARY, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     log += chunk.toString();
