@@ -420,7 +420,7 @@ function report(context: ScenarioContext, r: Results): void {
     ratio: cold.throughput! / ranges.throughput!, reference: `${sizeName(CHUNK)} range GETs, one at a time (${mib(ranges.throughput!)})`,
     note: 'each read waits for its own range request (no read-ahead): the request round trip bounds it',
   }, cold.error);
-  throughput(coldWhole, coldWhole.throughput! / get.throughput!, getRef, { note: 'one call: its blocks go to the source together, in 16 MiB calls, 4 in flight' });
+  throughput(coldWhole, coldWhole.throughput! / get.throughput!, getRef, { note: 'one call: its blocks go to the source together, in 16 MiB calls, 64 MiB in flight' });
   throughput(warm, warm.throughput! / get.throughput!, getRef, { note: `cold against warm: ${(cold.throughput! / warm.throughput!).toFixed(2)}` });
   throughput(get, get.throughput! / hash.throughput!, `SHA-256, 1 thread, 64 KiB blocks (${mib(hash.throughput!)})`, {
     note: 'the limit of any pull over loopback with node fetch (the registry client\'s transport), in the same rounds as the reads',

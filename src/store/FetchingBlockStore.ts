@@ -5,10 +5,12 @@ import type { Hasher } from '../hashing/Hasher.js';
 import type { BlockSource, SourcePersistence } from './BlockSource.js';
 import type { BlockProblem, BlockStore, BlockStoreStats } from './BlockStore.js';
 
-/** Source calls one store keeps in flight at most. */
-const MAX_CONCURRENT_FETCHES = 4;
-/** Bytes of blocks asked of a source in one call, at most: 16 MiB (so at most 64 MiB of fetched blocks are in flight). */
+/** Source calls one store keeps in flight at most: small random reads (a container starting) each make one. */
+const MAX_CONCURRENT_FETCHES = 8;
+/** Bytes of blocks asked of a source in one call, at most: 16 MiB. */
 const MAX_FETCH_BYTES = 16 << 20;
+/** Bytes of blocks asked of sources at once, at most (a call alone always runs): 64 MiB, four full calls. */
+const MAX_BYTES_IN_FLIGHT = 64 << 20;
 
 interface Settle {
   resolve(bytes: Uint8Array): void;
@@ -55,6 +57,7 @@ export class FetchingBlockStore implements BlockStore {
   readonly #batch = new Map<BlockId, Settle>();
   readonly #waiting: (() => void)[] = [];
   #active = 0;
+  #activeBytes = 0;
 
   /** `hasher` is the store's: the one `inner` hashes with. */
   constructor(inner: BlockStore, hasher: Hasher, persistence: SourcePersistence | undefined, sources: readonly BlockSource[] = []) {
@@ -218,7 +221,7 @@ export class FetchingBlockStore implements BlockStore {
     let blocks: Uint8Array[];
     let actual: BlockId[];
     try {
-      const found = await this.#limited(() => source.fetch(ids));
+      const found = await this.#limited(ids.length * this.blockSize, () => source.fetch(ids));
       got = ids.filter((id) => found.has(id) && batch.has(id));
       blocks = got.map((id) => found.get(id)!);
       actual = await this.#hasher.hash(blocks);
@@ -268,15 +271,23 @@ export class FetchingBlockStore implements BlockStore {
     await this.#inner.putHashed(blocks, ids);
   }
 
-  /** Runs `task` once fewer than `MAX_CONCURRENT_FETCHES` others run. */
-  async #limited<T>(task: () => Promise<T>): Promise<T> {
-    while (this.#active >= MAX_CONCURRENT_FETCHES) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  /**
+   * Runs `task`, a source call for `bytes` of blocks, once fewer than `MAX_CONCURRENT_FETCHES`
+   * others run and their bytes and these stay within `MAX_BYTES_IN_FLIGHT` (or none runs).
+   */
+  async #limited<T>(bytes: number, task: () => Promise<T>): Promise<T> {
+    while (this.#active >= MAX_CONCURRENT_FETCHES || (this.#active > 0 && this.#activeBytes + bytes > MAX_BYTES_IN_FLIGHT)) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
     this.#active++;
+    this.#activeBytes += bytes;
     try {
       return await task();
     } finally {
       this.#active--;
-      this.#waiting.shift()?.();
+      this.#activeBytes -= bytes;
+      // Every waiter looks again: one that needs fewer bytes may fit where the first does not.
+      for (const wake of this.#waiting.splice(0)) wake();
     }
   }
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { setImmediate as turn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { BlockId } from '../../src/core/BlockId.js';
 import type { Hasher } from '../../src/hashing/Hasher.js';
@@ -48,17 +49,34 @@ class MapSource implements BlockSource {
   }
 }
 
-function blocksOf(count: number): Map<BlockId, Uint8Array> {
+/** A `MapSource` whose calls wait until `open()`, counting how many wait at once. */
+class GatedSource extends MapSource {
+  inFlight = 0;
+  maxInFlight = 0;
+  #open!: () => void;
+  readonly #gate = new Promise<void>((resolve) => (this.#open = resolve));
+  open(): void {
+    this.#open();
+  }
+  override async fetch(ids: readonly BlockId[]): Promise<Map<BlockId, Uint8Array>> {
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    await this.#gate;
+    this.inFlight--;
+    return super.fetch(ids);
+  }
+}
+
+function blocksOf(count: number, size = BLOCK): Map<BlockId, Uint8Array> {
   const blocks = new Map<BlockId, Uint8Array>();
   for (let i = 0; i < count; i++) {
-    const bytes = randomBytes(BLOCK);
+    const bytes = randomBytes(size);
     blocks.set(idOf(bytes), bytes);
   }
   return blocks;
 }
 
-function storeOver(source: BlockSource, hasher: Hasher): { store: FetchingBlockStore; inner: MemoryBlockStore } {
-  const inner = new MemoryBlockStore(BLOCK, hasher);
+function storeOver(source: BlockSource, hasher: Hasher, blockSize = BLOCK): { store: FetchingBlockStore; inner: MemoryBlockStore } {
+  const inner = new MemoryBlockStore(blockSize, hasher);
   return { store: new FetchingBlockStore(inner, hasher, undefined, [source]), inner };
 }
 
@@ -112,5 +130,41 @@ describe('a fetching block store', () => {
     const results = await Promise.allSettled([...blocks.keys()].map((id) => store.get(id)));
     expect(results.every((result) => result.status === 'rejected' && (result.reason as NodeJS.ErrnoException).code === 'EBADF')).toBe(true);
     expect([...blocks.keys()].some((id) => inner.has(id))).toBe(false);
+  });
+
+  it('keeps 8 source calls in flight at most: twelve small reads, one call each, 8 at once', async () => {
+    const blocks = blocksOf(12);
+    const source = new GatedSource(blocks);
+    const { store } = storeOver(source, new InlineHasher());
+    const reads: Promise<Uint8Array>[] = [];
+    for (const id of blocks.keys()) {
+      reads.push(store.get(id));
+      await turn(); // each read its own turn, so its own source call
+    }
+    expect(source.inFlight).toBe(8);
+    source.open();
+    await Promise.all(reads);
+    expect(source.calls).toHaveLength(12);
+    expect(source.maxInFlight).toBe(8);
+    await store.close();
+  });
+
+  it('keeps 64 MiB of blocks asked for at most: five reads of 16 MiB, 4 at once', async () => {
+    const MiB = 1 << 20;
+    const blocks = blocksOf(80, MiB);
+    const source = new GatedSource(blocks);
+    const { store } = storeOver(source, new InlineHasher(), MiB);
+    const ids = [...blocks.keys()];
+    const reads: Promise<Uint8Array[]>[] = [];
+    for (let read = 0; read < 5; read++) {
+      reads.push(Promise.all(ids.slice(read * 16, read * 16 + 16).map((id) => store.get(id)))); // one call of 16 MiB
+      await turn();
+    }
+    expect(source.inFlight).toBe(4);
+    source.open();
+    await Promise.all(reads);
+    expect(source.calls.map((call) => call.length)).toEqual([16, 16, 16, 16, 16]);
+    expect(source.maxInFlight).toBe(4);
+    await store.close();
   });
 });
