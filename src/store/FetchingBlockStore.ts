@@ -4,6 +4,7 @@ import { fsError } from '../core/errors.js';
 import type { Hasher } from '../hashing/Hasher.js';
 import type { BlockSource, SourcePersistence } from './BlockSource.js';
 import type { BlockProblem, BlockStore, BlockStoreStats } from './BlockStore.js';
+import { TurnBatch, type Waiting } from './TurnBatch.js';
 
 /** Source calls one store keeps in flight at most: small random reads (a container starting) each make one. */
 const MAX_CONCURRENT_FETCHES = 8;
@@ -12,10 +13,8 @@ const MAX_FETCH_BYTES = 16 << 20;
 /** Bytes of blocks asked of sources at once, at most (a call alone always runs): 64 MiB, four full calls. */
 const MAX_BYTES_IN_FLIGHT = 64 << 20;
 
-interface Settle {
-  resolve(bytes: Uint8Array): void;
-  reject(error: unknown): void;
-}
+/** A `get` waiting for a fetched block. */
+type Settle = Waiting<BlockId, Uint8Array>;
 
 /**
  * A block store that fetches the blocks it lacks from its sources (`BlockSource`): the engine
@@ -54,7 +53,7 @@ export class FetchingBlockStore implements BlockStore {
   /** Stores of fetched blocks still running: `close` waits for them. */
   readonly #keeping = new Set<Promise<void>>();
   /** Misses not yet asked of a source, each with its waiting `get`. */
-  readonly #batch = new Map<BlockId, Settle>();
+  readonly #misses = new TurnBatch<BlockId, Uint8Array>((waiting) => void this.#flush(waiting));
   readonly #waiting: (() => void)[] = [];
   #active = 0;
   #activeBytes = 0;
@@ -124,11 +123,8 @@ export class FetchingBlockStore implements BlockStore {
     if (this.#sources.size === 0 || this.#inner.has(id)) return this.#inner.get(id);
     let pending = this.#fetching.get(id);
     if (pending === undefined) {
-      let settle!: Settle;
-      pending = new Promise<Uint8Array>((resolve, reject) => (settle = { resolve, reject }));
+      pending = this.#misses.request(id);
       this.#fetching.set(id, pending);
-      this.#batch.set(id, settle);
-      if (this.#batch.size === 1) queueMicrotask(() => void this.#flush());
     }
     return pending;
   }
@@ -187,14 +183,14 @@ export class FetchingBlockStore implements BlockStore {
   }
 
   /**
-   * Fetches the misses gathered since the last flush (every `get` of one read, made in one turn of
-   * the event loop, lands in one batch, so a source can fetch neighbouring blocks in one request):
+   * Fetches the misses of one turn of the event loop (every `get` of one read lands in one batch,
+   * `TurnBatch`, so a source can fetch neighbouring blocks in one request):
    * each source, in order, is asked for the ids it covers that no source before it gave, in calls
    * of at most `MAX_FETCH_BYTES` of blocks (which bounds the memory one call pins).
    */
-  async #flush(): Promise<void> {
-    const batch = new Map(this.#batch);
-    this.#batch.clear();
+  async #flush(waiting: readonly Settle[]): Promise<void> {
+    // One entry per id: a second `get` of an id being fetched shares the first's promise.
+    const batch = new Map(waiting.map((settle) => [settle.key, settle]));
     const perCall = Math.max(1, Math.floor(MAX_FETCH_BYTES / this.blockSize));
     for (const source of [...this.#sources.values()]) {
       const wanted = [...batch.keys()].filter((id) => source.covers(id));

@@ -4,14 +4,11 @@ import { fsError } from '../../core/errors.js';
 import type { Hasher } from '../../hashing/Hasher.js';
 import type { BlockProblem, BlockStore, BlockStoreStats } from '../BlockStore.js';
 import { isZeroBlock } from '../isZeroBlock.js';
+import { TurnBatch, type Waiting } from '../TurnBatch.js';
 import type { PackStore } from './PackStore.js';
 
 /** A `get` waiting for its block. */
-interface PendingGet {
-  readonly id: BlockId;
-  resolve(bytes: Uint8Array): void;
-  reject(error: unknown): void;
-}
+type PendingGet = Waiting<BlockId, Uint8Array>;
 
 /**
  * Data blocks in pack files (the `BlockStore` of a durable store). A stored block is a `block`
@@ -20,7 +17,7 @@ interface PendingGet {
  * mismatch rejects with `EINTEGRITY`; the record's CRC is checked on every read regardless.
  *
  * `get`s made in one turn of the event loop (a read asks for all its blocks at once) go to the
- * packs together (`PackStore.readMany`): blocks side by side in a pack are read with one `pread`
+ * packs together (`TurnBatch`, `PackStore.readMany`): blocks side by side in a pack are read with one `pread`
  * and checked with one hasher call, and each `get` resolves as the read holding it ends.
  */
 export class DiskBlockStore implements BlockStore {
@@ -29,7 +26,7 @@ export class DiskBlockStore implements BlockStore {
   readonly #hasher: Hasher;
   readonly #verifyReads: boolean;
   /** `get`s not yet handed to the packs. */
-  #gets: PendingGet[] = [];
+  readonly #gets = new TurnBatch<BlockId, Uint8Array>((gets) => void this.#readGets(gets));
 
   constructor(blockSize: number, packs: PackStore, hasher: Hasher, verifyReads: boolean) {
     this.blockSize = blockSize;
@@ -56,18 +53,13 @@ export class DiskBlockStore implements BlockStore {
   async get(id: BlockId): Promise<Uint8Array> {
     const location = this.#packs.location(id);
     if (location !== undefined && location.kind !== 'block') throw fsError('EINTEGRITY', { syscall: 'read', detail: `record ${id} is not a data block` });
-    return new Promise((resolve, reject) => {
-      this.#gets.push({ id, resolve, reject });
-      if (this.#gets.length === 1) queueMicrotask(() => void this.#readGets());
-    });
+    return this.#gets.request(id);
   }
 
-  /** Reads the `get`s gathered since the last call; with `verifyReads`, each joined read's blocks are hashed in one call. */
-  async #readGets(): Promise<void> {
-    const gets = this.#gets;
-    this.#gets = [];
+  /** Reads the `get`s of one turn; with `verifyReads`, each joined read's blocks are hashed in one call. */
+  async #readGets(gets: readonly PendingGet[]): Promise<void> {
     const checks: Promise<void>[] = [];
-    const read = this.#packs.readMany(gets.map((get) => get.id), false, (answers) => {
+    const read = this.#packs.readMany(gets.map((get) => get.key), false, (answers) => {
       const good: number[] = [];
       for (const [index, answer] of answers) {
         if (answer instanceof Error) gets[index]!.reject(answer);
@@ -100,8 +92,8 @@ export class DiskBlockStore implements BlockStore {
       return;
     }
     gets.forEach((get, i) => {
-      if (actual[i] === get.id) get.resolve(blocks[i]!);
-      else get.reject(fsError('EINTEGRITY', { syscall: 'read', detail: `block ${get.id} hashes to ${actual[i]}` }));
+      if (actual[i] === get.key) get.resolve(blocks[i]!);
+      else get.reject(fsError('EINTEGRITY', { syscall: 'read', detail: `block ${get.key} hashes to ${actual[i]}` }));
     });
   }
 
