@@ -40,6 +40,19 @@ describe('WorkerPoolHasher', () => {
     });
   });
 
+  it('spreads a call smaller than a slab over the idle workers, but not below 256 KiB a batch', async () => {
+    const p = pool(2);
+    const read = splitBlocks(pseudoRandomBytes(1 << 20, 15), 65536); // a 1 MiB read's blocks
+    expect(await p.hash(read)).toEqual(read.map(sha256Id));
+    expect(p.stats().batches).toBe(2);
+    const small = splitBlocks(pseudoRandomBytes(256 << 10, 16), 65536);
+    expect(await p.hash(small)).toEqual(small.map(sha256Id));
+    expect(p.stats().batches).toBe(3);
+    const alone = pool(1);
+    expect(await alone.hash(read)).toEqual(read.map(sha256Id));
+    expect(alone.stats().batches).toBe(1);
+  });
+
   it('gathers small calls that wait into one batch', async () => {
     const p = pool(2);
     const blocks = splitBlocks(pseudoRandomBytes(100 * 4096, 11), 4096);

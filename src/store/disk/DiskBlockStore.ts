@@ -74,19 +74,11 @@ export class DiskBlockStore implements BlockStore {
     await Promise.all(checks);
   }
 
-  /**
-   * Hashes `blocks` and resolves each `get` whose block hashes to its id; the others reject with
-   * `EINTEGRITY`. The blocks are spread over one hasher call per worker, made together: a call
-   * smaller than a slab goes to one worker whole, and a 1 MiB read would wait for one worker
-   * while the others idle.
-   */
+  /** Hashes `blocks` (one call: the pool spreads it over idle workers) and resolves each `get` whose block hashes to its id; the others reject with `EINTEGRITY`. */
   async #checkAndResolve(gets: readonly PendingGet[], blocks: readonly Buffer[]): Promise<void> {
     let actual: BlockId[];
     try {
-      const share = Math.ceil(blocks.length / Math.max(1, this.#hasher.threads));
-      const calls: Promise<BlockId[]>[] = [];
-      for (let at = 0; at < blocks.length; at += share) calls.push(this.#hasher.hash(blocks.slice(at, at + share)));
-      actual = (await Promise.all(calls)).flat();
+      actual = await this.#hasher.hash(blocks);
     } catch (error) {
       for (const get of gets) get.reject(error);
       return;
