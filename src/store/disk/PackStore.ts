@@ -222,7 +222,7 @@ export class PackStore {
         const run = runs[next++]!;
         const answers = new Map<number, Buffer | Error>();
         const joined = run.length > 1 ? await this.#readJoined(ids, run, verify).catch(() => undefined) : undefined;
-        for (const [k, index] of run.entries()) {
+        for (const [k, { index }] of run.entries()) {
           const payload = joined?.[k];
           if (payload !== undefined) answers.set(index, payload);
           else answers.set(index, await this.read(ids[index]!, verify).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
@@ -233,20 +233,24 @@ export class PackStore {
     await Promise.all(Array.from({ length: Math.min(JOINED_READS_IN_FLIGHT, runs.length) }, reader));
   }
 
-  /** Indexes into `ids`, in runs of records side by side in one pack (an id not indexed is a run alone). */
-  #joinedRuns(ids: readonly BlockId[]): number[][] {
-    const located: Array<{ index: number; location: RecordLocation | undefined }> = ids.map((id, index) => ({ index, location: this.#index.get(id) }));
+  /**
+   * The records of `ids` (by index into it, with where the index has them), in runs of records
+   * side by side in one pack; an id not indexed is a run alone.
+   */
+  #joinedRuns(ids: readonly BlockId[]): Located[][] {
+    const located: Located[] = ids.map((id, index) => ({ index, location: this.#index.get(id) }));
     located.sort((a, b) => (a.location?.pack ?? -1) - (b.location?.pack ?? -1) || (a.location?.offset ?? 0) - (b.location?.offset ?? 0));
-    const runs: number[][] = [];
+    const runs: Located[][] = [];
     let start: RecordLocation | undefined;
     let end: RecordLocation | undefined;
-    for (const { index, location } of located) {
+    for (const record of located) {
+      const { location } = record;
       const joins = location !== undefined && start !== undefined && end !== undefined && location.pack === end.pack
         && location.offset === end.offset + RECORD_HEADER_SIZE + end.length
         && location.offset + RECORD_HEADER_SIZE + location.length - start.offset <= MAX_JOINED_READ;
-      if (joins) runs[runs.length - 1]!.push(index);
+      if (joins) runs[runs.length - 1]!.push(record);
       else {
-        runs.push([index]);
+        runs.push([record]);
         start = location;
       }
       end = location;
@@ -254,17 +258,16 @@ export class PackStore {
     return runs;
   }
 
-  /** One `pread` of the records of `run` (side by side): each payload, or undefined for one that does not check. */
-  async #readJoined(ids: readonly BlockId[], run: readonly number[], verify: boolean): Promise<Array<Buffer | undefined>> {
-    const locations = run.map((index) => this.#index.get(ids[index]!)!);
-    const first = locations[0]!;
-    const last = locations[locations.length - 1]!;
+  /** One `pread` of the records of `run` (side by side, all indexed): each payload, or undefined for one that does not check. */
+  async #readJoined(ids: readonly BlockId[], run: readonly Located[], verify: boolean): Promise<Array<Buffer | undefined>> {
+    const first = run[0]!.location!;
+    const last = run[run.length - 1]!.location!;
     const bytes = Buffer.allocUnsafe(last.offset + RECORD_HEADER_SIZE + last.length - first.offset);
     const got = await this.#withReader(first.pack, (file) => file.read(bytes, 0, bytes.byteLength, first.offset));
-    return locations.map((location, k) => {
-      const at = location.offset - first.offset;
-      const record = bytes.subarray(at, Math.min(got, at + RECORD_HEADER_SIZE + location.length));
-      const checked = checkRecord(ids[run[k]!]!, location, record, verify);
+    return run.map(({ index, location }) => {
+      const at = location!.offset - first.offset;
+      const record = bytes.subarray(at, Math.min(got, at + RECORD_HEADER_SIZE + location!.length));
+      const checked = checkRecord(ids[index]!, location!, record, verify);
       return typeof checked === 'string' ? undefined : checked;
     });
   }
@@ -815,6 +818,12 @@ async function loadIndexFile(fs: FileSystem, path: string): Promise<{ index: Blo
   } catch {
     return undefined;
   }
+}
+
+/** A record `readMany` was asked for: its index into the ids, and where the pack index had it then. */
+interface Located {
+  readonly index: number;
+  readonly location: RecordLocation | undefined;
 }
 
 /**
