@@ -104,6 +104,12 @@ describe.skipIf(!hasRegistry)(`lazy pull on a failing disk${skipReason}`, () => 
       expect(await store.check()).toMatchObject({ ok: true, problems: [] });
       expect(await dumpLayer(await store.mount(info.key))).toEqual(expected);
       await store.close();
+
+      // Damaged again: set aside beside the first, which is kept.
+      await writeFile(file, 'not a sources file');
+      await (await open(dir)).close();
+      expect(await readFile(`${file}.damaged`)).toEqual(bytes);
+      expect(await readFile(`${file}.damaged.2`, 'utf8')).toBe('not a sources file');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

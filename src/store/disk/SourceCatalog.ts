@@ -4,6 +4,7 @@ import type { SourcePersistence, SourceRecord } from '../BlockSource.js';
 import { checksumMatches, withChecksum } from './checksum.js';
 import type { FileSystem } from './FileSystem.js';
 import { writeFileAtomic, type PackStore } from './PackStore.js';
+import { setAside } from './setAside.js';
 
 const MAGIC = 'CWSR';
 const VERSION = 1;
@@ -22,7 +23,7 @@ export const SOURCES_FILE = 'sources';
  *
  * A record's attachments (a registry source's block indexes) follow the JSON, so ids stay
  * binary. The file is read whole at open. One that does not check (its CRC, its lengths) is
- * renamed `sources.damaged` and the store opens without sources: the blocks they would have
+ * set aside as `sources.damaged` (`.2`, `.3`… when taken: `setAside`) and the store opens without sources: the blocks they would have
  * fetched are then missing, which `check` reports, and a lazy pull of the same image attaches
  * its source again.
  */
@@ -45,7 +46,7 @@ export class SourceCatalog implements SourcePersistence {
     try {
       return decode(bytes);
     } catch {
-      if (!readOnly) await this.#packs.guardedWrite(() => this.#fs.rename(path, `${path}.damaged`).then(() => this.#fs.syncDir(this.#dir)));
+      if (!readOnly) await this.#packs.guardedWrite(() => setAside(this.#fs, this.#dir, SOURCES_FILE));
       return [];
     }
   }

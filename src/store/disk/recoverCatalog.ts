@@ -7,6 +7,7 @@ import { CATALOG_FILE, DiskCatalog, catalogFileState, findTrees } from './DiskCa
 import type { FileSystem } from './FileSystem.js';
 import { NodeFileSystem } from './NodeFileSystem.js';
 import { PackStore } from './PackStore.js';
+import { setAside } from './setAside.js';
 import { readConfig } from './StoreConfig.js';
 import { StoreLock } from './StoreLock.js';
 import { TreeCodec } from './TreeCodec.js';
@@ -92,7 +93,7 @@ export async function recoverDiskStore(options: RecoverOptions): Promise<Catalog
         entries.push({ key, kind: 'committed', parent: undefined, labels: { [RECOVERED_TREE_LABEL]: id }, created: now, updated: now, tree });
         recovered.push({ key, tree: id });
       }
-      const keptAs = state === 'damaged' ? await packs.guardedWrite(() => setAside(fs, dir)) : undefined;
+      const keptAs = state === 'damaged' ? await packs.guardedWrite(() => setAside(fs, dir, CATALOG_FILE)) : undefined;
       const catalog = new DiskCatalog(fs, dir, packs, codec);
       await catalog.save(entries);
       await catalog.close();
@@ -104,13 +105,4 @@ export async function recoverDiskStore(options: RecoverOptions): Promise<Catalog
   } finally {
     await lock.release();
   }
-}
-
-/** Renames the damaged catalog to the first free `catalog.damaged[.N]`; resolves to that name. */
-async function setAside(fs: FileSystem, dir: string): Promise<string> {
-  let name = `${CATALOG_FILE}.damaged`;
-  for (let n = 2; await fs.exists(join(dir, name)); n++) name = `${CATALOG_FILE}.damaged.${n}`;
-  await fs.rename(join(dir, CATALOG_FILE), join(dir, name));
-  await fs.syncDir(dir);
-  return name;
 }
